@@ -1,0 +1,126 @@
+"""The only reader of the environment: one frozen Config, read once per process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+
+DEFAULT_RETRY_DELAYS = "5,300,1800,7200,18000,36000,36000"
+
+
+class ConfigError(ValueError):
+    """Raised when an environment variable holds a value imgpress cannot use."""
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    public_base_url: str
+    default_quality: int
+    webhook_secret: str | None
+    webhook_retry_delays: tuple[float, ...]
+    allow_private_urls: bool
+    max_csv_bytes: int
+    max_rows: int
+    max_images: int
+    max_image_bytes: int
+    max_pixels: int
+    fetch_timeout: float
+    fetch_retries: int
+    subscribers: tuple[str, ...]
+    # Beyond the contract: operational knobs with safe defaults.
+    webhook_timeout: float = 10.0
+    max_redirects: int = 5
+    # How long Redis keeps a dead worker's unacked messages before another
+    # worker takes them back (Dramatiq's heartbeat timeout), in milliseconds.
+    redelivery_ms: int = 60_000
+
+    def with_changes(self, **changes: object) -> Config:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.data_dir / "metrics"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < low:
+        raise ConfigError(f"{name} must be at least {low}, not {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+
+
+def _delays(raw: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(
+            f"IMGPRESS_WEBHOOK_RETRY_DELAYS must be comma-separated seconds, not {raw!r}"
+        ) from None
+
+
+def _secret(raw: str) -> str | None:
+    raw = raw.strip()
+    if raw and not raw.startswith("whsec_"):
+        raise ConfigError("IMGPRESS_WEBHOOK_SECRET must look like whsec_<base64 key>")
+    return raw or None
+
+
+def from_env(env: Mapping[str, str]) -> Config:
+    """Build a Config from an environment mapping (tests pass their own)."""
+    data_dir = Path(env.get("IMGPRESS_DATA_DIR") or "./var").resolve()
+    quality = _int(env, "IMGPRESS_DEFAULT_QUALITY", 50, low=1)
+    if quality > 100:
+        raise ConfigError("IMGPRESS_DEFAULT_QUALITY must be from 1 to 100")
+    return Config(
+        data_dir=data_dir,
+        database_url=env.get("IMGPRESS_DATABASE_URL")
+        or f"sqlite:///{data_dir / 'imgpress.sqlite3'}",
+        redis_url=env.get("IMGPRESS_REDIS_URL") or None,
+        public_base_url=(env.get("IMGPRESS_PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip(
+            "/"
+        ),
+        default_quality=quality,
+        webhook_secret=_secret(env.get("IMGPRESS_WEBHOOK_SECRET", "")),
+        webhook_retry_delays=_delays(
+            env.get("IMGPRESS_WEBHOOK_RETRY_DELAYS", DEFAULT_RETRY_DELAYS)
+        ),
+        allow_private_urls=env.get("IMGPRESS_ALLOW_PRIVATE_URLS", "0").strip() == "1",
+        max_csv_bytes=_int(env, "IMGPRESS_MAX_CSV_BYTES", 20 * 1024 * 1024, low=1),
+        max_rows=_int(env, "IMGPRESS_MAX_ROWS", 100_000, low=1),
+        max_images=_int(env, "IMGPRESS_MAX_IMAGES", 100_000, low=1),
+        max_image_bytes=_int(env, "IMGPRESS_MAX_IMAGE_BYTES", 25 * 1024 * 1024, low=1),
+        max_pixels=_int(env, "IMGPRESS_MAX_PIXELS", 50_000_000, low=1),
+        fetch_timeout=_float(env, "IMGPRESS_FETCH_TIMEOUT", 20.0),
+        fetch_retries=_int(env, "IMGPRESS_FETCH_RETRIES", 3),
+        subscribers=tuple(
+            name.strip() for name in env.get("IMGPRESS_SUBSCRIBERS", "").split(",") if name.strip()
+        ),
+        webhook_timeout=_float(env, "IMGPRESS_WEBHOOK_TIMEOUT", 10.0),
+        redelivery_ms=_int(env, "IMGPRESS_REDELIVERY_MS", 60_000, low=1000),
+    )
+
+
+@cache
+def load() -> Config:
+    """The process's Config, read from os.environ the first time it is asked for."""
+    return from_env(os.environ)
