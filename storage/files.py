@@ -7,11 +7,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @contextmanager
-def atomic_writer(path: Path, mode: str = "wb", **open_args: object) -> Iterator[IO]:  # type: ignore[type-arg]
+def atomic_writer(path: Path, mode: str = "wb", **open_args: object) -> Iterator[IO[Any]]:
     """Open a temporary file beside `path`; it replaces `path` only if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -68,3 +68,22 @@ class Layout:
     def create(self) -> None:
         for folder in (self.inputs, self.images, self.output_csvs, self.reports):
             folder.mkdir(parents=True, exist_ok=True)
+
+
+class PublicUrls:
+    """Every URL the service hands out: absolute, on IMGPRESS_PUBLIC_BASE_URL."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base = base_url.rstrip("/")
+
+    def status(self, job_id: str) -> str:
+        return f"{self.base}/status/{job_id}"
+
+    def output_csv(self, job_id: str) -> str:
+        return f"{self.base}/output_csv/{job_id}.csv"
+
+    def report(self, job_id: str) -> str:
+        return f"{self.base}/reports/{job_id}.csv"
+
+    def image(self, relative: str) -> str:
+        return f"{self.base}/output_images/{relative}"

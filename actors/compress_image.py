@@ -1,0 +1,115 @@
+"""compress_image: fetch one image, compress it, store it, and settle its outcome."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+from actors.broker import config
+from actors.errors import ImageFailure, PermanentFailure, TransientFailure
+from actors.happenings import Event, ImageCompressed, ImageFailed
+from actors.imaging import FORMAT_EXTENSIONS, Compressed, EncodeOptions, compress
+from actors.outcomes import settle
+from actors.runtime import fetcher, layout, urls
+from ops import metrics
+from storage.files import atomic_write_bytes
+from storage.jobs import Outcome
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class ImageTask:
+    """What a message carries: ids and the job's options, never image bytes."""
+
+    job_id: str
+    image_id: int
+    index: int
+    url: str
+    options: dict[str, Any]
+
+    def as_message(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def output_name(task: ImageTask, fmt: str) -> str:
+    """Deterministic per (job, image): a redelivered task overwrites its own file."""
+    stem = _UNSAFE.sub("-", task.url.rsplit("/", 1)[-1].rsplit(".", 1)[0]).strip("-")[:40]
+    return f"{task.job_id}/{task.index:06d}{'-' + stem if stem else ''}.{FORMAT_EXTENSIONS[fmt]}"
+
+
+def _store(task: ImageTask, result: Compressed, input_bytes: int) -> tuple[Outcome, Event]:
+    relative = output_name(task, result.format)
+    atomic_write_bytes(layout.image(relative), result.data)
+    outcome = Outcome(
+        status="ok",
+        input_bytes=input_bytes,
+        output_bytes=len(result.data),
+        width=result.width,
+        height=result.height,
+        format=result.format,
+        output_path=relative,
+    )
+    event = ImageCompressed(
+        task.job_id,
+        task.image_id,
+        task.url,
+        urls.image(relative),
+        input_bytes,
+        len(result.data),
+        result.format,
+    )
+    return outcome, event
+
+
+def _failed(task: ImageTask, failure: ImageFailure) -> tuple[Outcome, Event]:
+    outcome = Outcome(status="failed", error=failure.report_text)
+    event = ImageFailed(task.job_id, task.image_id, task.url, failure.reason, failure.message)
+    return outcome, event
+
+
+def _is_last_attempt() -> bool:
+    message = CurrentMessage.get_current_message()
+    return message is None or message.options.get("retries", 0) >= config.fetch_retries
+
+
+def _attempt(task: ImageTask) -> tuple[Outcome, Event]:
+    try:
+        download = fetcher.download(task.url)
+        result = compress(download.data, EncodeOptions(**task.options), config.max_pixels)
+        return _store(task, result, len(download.data))
+    except PermanentFailure as failure:
+        return _failed(task, failure)
+    except TransientFailure as failure:
+        if not _is_last_attempt():
+            raise  # Dramatiq retries with backoff, freeing this thread meanwhile
+        return _failed(task, failure)
+
+
+@dramatiq.actor(
+    queue_name="images",
+    max_retries=config.fetch_retries,
+    min_backoff=500,  # contract §4: from 0.5 s doubling, never over 10 s
+    max_backoff=10_000,
+    time_limit=300_000,
+    on_retry_exhausted="image_gave_up",
+)
+def compress_image(message: dict[str, Any]) -> None:
+    task = ImageTask(**message)
+    started = time.perf_counter()
+    outcome, event = _attempt(task)
+    settle(task.job_id, task.image_id, outcome, event)
+    metrics.PROCESS_SECONDS.observe(time.perf_counter() - started)
+
+
+@dramatiq.actor(queue_name="images", max_retries=10, min_backoff=1_000, time_limit=60_000)
+def image_gave_up(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """An unexpected error outlasted every retry: the image fails, the job still ends."""
+    task = ImageTask(**message_data["args"][0])
+    failure = PermanentFailure("internal_error", "the image could not be processed")
+    settle(task.job_id, task.image_id, *_failed(task, failure))

@@ -1,0 +1,67 @@
+"""Publish events and subscribe actors to subject patterns (NATS wildcards).
+
+A subscriber is a Dramatiq actor of its own, so each gets its own message per event: one that
+raises is retried alone and never disturbs the pipeline or the other subscribers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import dramatiq
+
+from actors import broker as _broker  # noqa: F401  (the broker exists before any actor)
+from actors.happenings import Event
+from actors.subjects import matches, validate_pattern
+
+Handler = Callable[[str, dict[str, Any]], None]
+
+# A user's subscriber gets a few tries over about a minute; the pipeline's own subscribers
+# state their limits where they are declared.
+SUBSCRIBER_DEFAULTS: dict[str, Any] = {
+    "queue_name": "events",
+    "max_retries": 5,
+    "min_backoff": 1_000,
+    "max_backoff": 30_000,
+    "time_limit": 60_000,
+}
+
+_routes: list[tuple[str, dramatiq.Actor[Any, Any]]] = []
+
+
+def subscriber(
+    *patterns: str, **actor_options: Any
+) -> Callable[[Handler], dramatiq.Actor[Any, Any]]:
+    """Bind a function `(subject, event) -> None` to one or more subject patterns."""
+    for pattern in patterns:
+        validate_pattern(pattern)
+
+    def bind(handler: Handler) -> dramatiq.Actor[Any, Any]:
+        options = {**SUBSCRIBER_DEFAULTS, **actor_options}
+        name = f"{handler.__module__}.{handler.__qualname__}"
+        bound = dramatiq.actor(actor_name=name, **options)(handler)
+        _routes.extend((pattern, bound) for pattern in patterns)
+        return bound
+
+    return bind
+
+
+def subscribers_of(subject: str) -> list[dramatiq.Actor[Any, Any]]:
+    return [bound for pattern, bound in _routes if matches(pattern, subject)]
+
+
+def publish(event: Event) -> int:
+    """Send the event to every matching subscriber; returns how many it went to."""
+    targets = subscribers_of(event.subject)
+    payload = event.payload()
+    for target in targets:
+        target.send(event.subject, payload)
+    return len(targets)
+
+
+def load_modules(names: Iterable[str]) -> None:
+    """Import user subscriber modules (IMGPRESS_SUBSCRIBERS) so their routes exist."""
+    for name in names:
+        importlib.import_module(name)

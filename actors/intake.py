@@ -1,0 +1,37 @@
+"""Open a job from a CSV that passed its checks: the API and `imgpress process` share this."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from actors import events
+from actors.broker import config
+from actors.happenings import CsvReceived
+from actors.manifest import Manifest, parse_manifest
+from actors.runtime import layout
+from storage import jobs
+
+
+def read_manifest(csv_path: Path) -> Manifest:
+    """Raises ManifestError (400/413) for a CSV the contract refuses."""
+    data = csv_path.read_bytes()
+    return parse_manifest(data, max_rows=config.max_rows, max_images=config.max_images)
+
+
+def _skipped(manifest: Manifest) -> list[dict[str, Any]]:
+    return [{"row": row.number, "reason": row.skip_reason} for row in manifest.skipped]
+
+
+def open_job(
+    job_id: str,
+    csv_path: Path,
+    manifest: Manifest,
+    options: dict[str, Any],
+    webhook_url: str | None,
+) -> None:
+    """Move the CSV into place, record the job, publish csv.received."""
+    layout.inputs.mkdir(parents=True, exist_ok=True)
+    csv_path.replace(layout.input_csv(job_id))
+    jobs.create_job(job_id, options, len(manifest.slots), _skipped(manifest), webhook_url)
+    events.publish(CsvReceived(job_id))

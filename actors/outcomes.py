@@ -1,0 +1,30 @@
+"""How a finished image becomes a job-level fact: recorded once, counted once, announced once."""
+
+from __future__ import annotations
+
+from actors import events
+from actors.finish_job import finish_job
+from actors.happenings import Event
+from actors.runtime import counter
+from ops import metrics
+from storage import jobs
+
+
+def settle(job_id: str, image_id: int, outcome: jobs.Outcome, event: Event) -> None:
+    """Record, count and announce one image; the call that empties the counter ends the job."""
+    if jobs.record_outcome(image_id, outcome):
+        _measure(outcome)
+        events.publish(event)
+    # Counted even when the record was already there: a delivery that crashed between
+    # recording and counting is finished by its redelivery.
+    if counter.count(job_id, image_id).job_done:
+        finish_job.send(job_id)
+
+
+def _measure(outcome: jobs.Outcome) -> None:
+    metrics.IMAGES.labels(outcome.status).inc()
+    if outcome.status == "ok":
+        metrics.INPUT_BYTES.inc(outcome.input_bytes or 0)
+        metrics.OUTPUT_BYTES.inc(outcome.output_bytes or 0)
+    else:
+        metrics.IMAGE_FAILURES.labels((outcome.error or "internal_error").split(":")[0]).inc()

@@ -1,0 +1,15 @@
+"""What a worker process imports: the broker, every pipeline actor, and the user's subscribers.
+
+`dramatiq actors.pipeline` (what `imgpress worker` runs) points here, and the API imports it
+so that it can route the events it publishes.
+"""
+
+from __future__ import annotations
+
+from actors import compress_image, deliver_webhook, finish_job, split_csv  # noqa: F401
+from actors.broker import broker, client, config
+from actors.events import load_modules
+
+load_modules(config.subscribers)
+
+__all__ = ["broker", "client", "config"]

@@ -1,0 +1,59 @@
+"""split_csv: turn a received CSV into image records and one compress message per distinct URL."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from actors.broker import config
+from actors.compress_image import ImageTask, compress_image
+from actors import events
+from actors.events import subscriber
+from actors.happenings import ImageFailed
+from actors.finish_job import fail_job, finish_job
+from actors.manifest import Manifest, ManifestError, parse_manifest
+from actors.runtime import counter, layout
+from storage import jobs
+
+INVALID_URL = "invalid_url: not an absolute http(s) URL"
+
+
+def new_images(manifest: Manifest) -> list[jobs.NewImage]:
+    """Distinct URLs in first-appearance order; each remembers how many slots name it."""
+    slots = Counter(slot.url for slot in manifest.slots)
+    valid = [jobs.NewImage(url, slots[url]) for url in manifest.distinct_urls()]
+    invalid = [jobs.NewImage(url, slots[url], INVALID_URL) for url in manifest.invalid_urls()]
+    return valid + invalid
+
+
+def _read_manifest(job_id: str) -> Manifest | None:
+    try:
+        data = layout.input_csv(job_id).read_bytes()
+        return parse_manifest(data, max_rows=config.max_rows, max_images=config.max_images)
+    except OSError as error:
+        fail_job(job_id, f"the uploaded CSV could not be read: {error.strerror or error}")
+    except ManifestError as error:
+        fail_job(job_id, f"the uploaded CSV is no longer valid: {error.description}")
+    return None
+
+
+@subscriber("csv.received", queue_name="default", max_retries=5, time_limit=600_000)
+def split_csv(subject: str, event: dict[str, Any]) -> None:
+    job_id = event["request_id"]
+    job = jobs.get_job(job_id)
+    if job is None or job.status in jobs.FINAL_STATUSES:
+        return
+    manifest = _read_manifest(job_id)
+    if manifest is None:
+        return
+    split = jobs.add_images(job_id, new_images(manifest))
+    if split.already_done:
+        return
+    for image in split.failed_now:
+        events.publish(ImageFailed(job_id, image.id, image.url, *INVALID_URL.split(": ", 1)))
+    counter.start(job_id, len(split.pending))
+    if not split.pending:
+        finish_job.send(job_id)
+    for image in split.pending:
+        task = ImageTask(job_id, image.id, image.index, image.url, job.options)
+        compress_image.send(task.as_message())

@@ -1,0 +1,138 @@
+"""`imgpress`: run the service (up, serve, worker) or one job from the shell (process)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from ops import config as config_module
+from ops import embedded
+
+GUNICORN_CONF = Path(__file__).with_name("gunicorn.conf.py")
+
+
+def _serve_command(host: str, port: int, workers: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        str(GUNICORN_CONF),
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "svc.app:get_app()",
+    ]
+
+
+def _worker_command(processes: int, threads: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "actors.pipeline",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
+
+
+def serve(args: argparse.Namespace) -> int:
+    os.execv(sys.executable, _serve_command(args.host, args.port, args.workers))
+
+
+def worker(args: argparse.Namespace) -> int:
+    os.execv(sys.executable, _worker_command(args.processes, args.threads))
+
+
+def _wait_for_any(children: list[subprocess.Popen[bytes]]) -> None:
+    stop = {"asked": False}
+
+    def ask_to_stop(signum: int, frame: FrameType | None) -> None:
+        stop["asked"] = True
+
+    signal.signal(signal.SIGTERM, ask_to_stop)
+    signal.signal(signal.SIGINT, ask_to_stop)
+    while not stop["asked"] and all(child.poll() is None for child in children):
+        time.sleep(0.2)
+
+
+def _stop_all(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def up(args: argparse.Namespace) -> int:
+    """API + worker + (unless IMGPRESS_REDIS_URL) the embedded Redis, until Ctrl-C/SIGTERM."""
+    config = config_module.load()
+    started_redis = not config.redis_url and embedded.ensure_running(config.data_dir)[1]
+    children = [
+        subprocess.Popen(_serve_command(args.host, args.port, args.workers)),
+        subprocess.Popen(_worker_command(args.processes, args.threads)),
+    ]
+    print(f"imgpress is up on http://{args.host}:{args.port} (data in {config.data_dir})")
+    try:
+        _wait_for_any(children)
+    finally:
+        _stop_all(children)
+        if started_redis:
+            embedded.stop(config.data_dir)
+    return 0
+
+
+def process(args: argparse.Namespace) -> int:
+    from ops.local_job import run_local_job  # imports the pipeline: only for this command
+
+    return run_local_job(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imgpress", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, runner in (("up", up), ("serve", serve)):
+        sub = commands.add_parser(name)
+        sub.add_argument("--host", default="127.0.0.1")
+        sub.add_argument("--port", type=int, default=8000)
+        sub.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+        sub.set_defaults(run=runner)
+    for name, runner in (("up", up), ("worker", worker)):
+        sub = commands.choices.get(name) or commands.add_parser(name)
+        sub.add_argument("--processes", type=int, default=os.cpu_count() or 2)
+        sub.add_argument("--threads", type=int, default=4)
+        sub.set_defaults(run=runner)
+    _process_parser(commands.add_parser("process", help="one job without HTTP"))
+    return parser
+
+
+def _process_parser(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("csv", type=Path)
+    sub.add_argument("--out", type=Path, default=Path("."))
+    sub.add_argument("--format", default="original")
+    sub.add_argument("--quality", type=int)
+    sub.add_argument("--max-width", type=int)
+    sub.add_argument("--max-height", type=int)
+    sub.add_argument("--threads", type=int, default=(os.cpu_count() or 2) * 2)
+    sub.set_defaults(run=process)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""gunicorn settings for the API (`imgpress serve` passes bind and workers on the command line)."""
+
+from ops import metrics
+
+# gthread: an upload streams for as long as the client sends, so a worker needs threads to
+# keep answering /status meanwhile.
+worker_class = "gthread"
+threads = 4
+timeout = 120
+graceful_timeout = 20
+accesslog = "-"
+
+
+def child_exit(server: object, worker: object) -> None:
+    # A dead worker's multiprocess metric files would otherwise count forever as live gauges.
+    metrics.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -1,0 +1,127 @@
+"""Pony entities and the database binding. Entities never leave `storage/`."""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from pony.orm import Database, Json, Optional, PrimaryKey, Required, Set, composite_key
+
+db = Database()
+# Pony builds entity classes at run time; typed as Any so mypy checks our code, not Pony's.
+Entity: Any = db.Entity
+_SCHEMA_LOCK_KEY = 0x1E6_9E55  # any constant shared by every imgpress process
+
+
+class Job(Entity):
+    id = PrimaryKey(str)
+    status = Required(str, index=True)  # pending | processing | completed | failed
+    created_at = Required(datetime)
+    completed_at = Optional(datetime)
+    error = Optional(str, nullable=True)
+    options = Required(Json)
+    total_images = Required(int)  # URL slots, duplicates counted
+    skipped_rows = Required(Json)
+    processed_images = Optional(int, nullable=True)  # frozen when the job ends
+    failed_images = Optional(int, nullable=True)
+    announced = Required(bool, default=False)  # its job.completed/failed event went out
+    webhook_url = Optional(str, nullable=True)
+    webhook_state = Optional(str, nullable=True)  # pending | delivered | failed
+    webhook_attempts = Required(int, default=0)
+    webhook_last_status = Optional(int, nullable=True)
+    images = Set("Image")
+
+
+class Image(Entity):
+    """One distinct URL of a job; `slots` is how many CSV positions name it."""
+
+    id = PrimaryKey(int, auto=True)
+    job = Required(Job)
+    index = Required(int)
+    url = Required(str)
+    slots = Required(int)
+    status = Required(str, default="pending")  # pending | ok | failed
+    error = Optional(str, nullable=True)
+    input_bytes = Optional(int, nullable=True)
+    output_bytes = Optional(int, nullable=True)
+    width = Optional(int, nullable=True)
+    height = Optional(int, nullable=True)
+    format = Optional(str, nullable=True)
+    output_path = Optional(str, nullable=True)
+    composite_key(job, index)
+
+
+class IdempotencyKey(Entity):
+    key = PrimaryKey(str)
+    fingerprint = Required(str)
+    job_id = Required(str)
+    response = Required(Json)
+    created_at = Required(datetime, index=True)
+
+
+@db.on_connect(provider="sqlite")
+def _sqlite_pragmas(database: Database, connection: Any) -> None:
+    # WAL lets the API read while workers write; the busy timeout makes writers
+    # queue for the lock instead of failing with "database is locked".
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+
+
+def _postgres_args(url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    args: dict[str, Any] = {"provider": "postgres", "database": parts.path.lstrip("/")}
+    for name, value in (
+        ("host", parts.hostname),
+        ("port", parts.port),
+        ("user", parts.username and unquote(parts.username)),
+        ("password", parts.password and unquote(parts.password)),
+    ):
+        if value:
+            args[name] = value
+    return args
+
+
+def binding_args(url: str) -> dict[str, Any]:
+    """Pony `bind` arguments for a `sqlite:///path` or `postgres://…` URL."""
+    if url.startswith("sqlite:///"):
+        return {"provider": "sqlite", "filename": url.removeprefix("sqlite:///"), "create_db": True}
+    if url.startswith(("postgres://", "postgresql://")):
+        return _postgres_args(url)
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///… or postgres://…")
+
+
+@contextmanager
+def _schema_lock(args: dict[str, Any]) -> Iterator[None]:
+    """Serialise table creation: the API and workers start at once and would race on it."""
+    if args["provider"] == "sqlite":
+        Path(args["filename"]).parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{args['filename']}.schema-lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+        return
+    import psycopg2
+
+    pg_args = {k: v for k, v in args.items() if k != "provider"}
+    with psycopg2.connect(**pg_args) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK_KEY,))
+
+
+def bind(url: str) -> None:
+    """Bind once per process; later calls are no-ops (Pony allows a single binding)."""
+    if db.provider is not None:
+        return
+    args = binding_args(url)
+    with _schema_lock(args):
+        db.bind(**args)
+        db.generate_mapping(create_tables=True)

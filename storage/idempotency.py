@@ -1,0 +1,52 @@
+"""Idempotency-Key memory: the same key again returns the first response for 24 hours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pony.orm import TransactionIntegrityError, db_session
+
+from storage.db import IdempotencyKey
+from storage.jobs import now
+
+KEY_LIFETIME = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Remembered:
+    fingerprint: str
+    job_id: str
+    response: dict[str, Any]
+
+
+@db_session(retry=3)
+def recall(key: str) -> Remembered | None:
+    """The live entry for `key`; an expired one is forgotten on the way."""
+    entry = IdempotencyKey.get(key=key)
+    if entry is None:
+        return None
+    if entry.created_at < now() - KEY_LIFETIME:
+        entry.delete()
+        return None
+    return Remembered(entry.fingerprint, entry.job_id, dict(entry.response))
+
+
+def remember(key: str, fingerprint: str, job_id: str, response: dict[str, Any]) -> Remembered:
+    """Store the first response; when another request won the race, return what it stored."""
+    try:
+        _insert(key, fingerprint, job_id, response)
+    except TransactionIntegrityError:
+        winner = recall(key)
+        if winner is not None:
+            return winner
+        raise
+    return Remembered(fingerprint, job_id, response)
+
+
+@db_session
+def _insert(key: str, fingerprint: str, job_id: str, response: dict[str, Any]) -> None:
+    IdempotencyKey(
+        key=key, fingerprint=fingerprint, job_id=job_id, response=response, created_at=now()
+    )

@@ -1,0 +1,256 @@
+"""Job and image state: short db_sessions, plain dataclasses out, Pony entities kept inside."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pony.orm import commit, db_session, select
+
+from storage.db import Image, Job
+
+# SQLite answers "database is locked" past its busy timeout and PostgreSQL can abort a
+# transaction on a serialisation conflict: both are worth another try.
+_RETRY = {"retry": 3}
+
+FINAL_STATUSES = ("completed", "failed")
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class WebhookView:
+    url: str
+    state: str
+    attempts: int
+    last_status_code: int | None
+
+
+@dataclass(frozen=True)
+class JobView:
+    id: str
+    status: str
+    created_at: datetime
+    completed_at: datetime | None
+    error: str | None
+    options: dict[str, Any]
+    total_images: int
+    processed_images: int
+    failed_images: int
+    skipped_rows: list[dict[str, Any]]
+    webhook: WebhookView | None
+    announced: bool = False
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: int
+    job_id: str
+    index: int
+    url: str
+    slots: int
+    status: str
+    error: str | None = None
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    output_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one image: written by the compress step, read by the report."""
+
+    status: str  # ok | failed
+    error: str | None = None
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    output_path: str | None = None
+
+
+@dataclass(frozen=True)
+class NewImage:
+    url: str
+    slots: int
+    failure: str | None = None  # already failed at split time (invalid_url)
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    pending: list[ImageRecord] = field(default_factory=list)
+    failed_now: list[ImageRecord] = field(default_factory=list)  # born failed, this call only
+    already_done: bool = False
+
+
+def _webhook_view(job: Job) -> WebhookView | None:
+    if not job.webhook_url:
+        return None
+    return WebhookView(
+        job.webhook_url,
+        job.webhook_state or "pending",
+        job.webhook_attempts,
+        job.webhook_last_status,
+    )
+
+
+def _slot_counts(job: Job) -> tuple[int, int]:
+    if job.processed_images is not None:
+        return job.processed_images, job.failed_images or 0
+    sums = dict(select((i.status, sum(i.slots)) for i in job.images))
+    return sums.get("ok", 0), sums.get("failed", 0)
+
+
+def _job_view(job: Job) -> JobView:
+    processed, failed = _slot_counts(job)
+    return JobView(
+        id=job.id,
+        status=job.status,
+        created_at=job.created_at,
+        completed_at=job.completed_at,
+        error=job.error,
+        options=dict(job.options),
+        total_images=job.total_images,
+        processed_images=processed,
+        failed_images=failed,
+        skipped_rows=list(job.skipped_rows),
+        webhook=_webhook_view(job),
+        announced=job.announced,
+    )
+
+
+def _image_record(image: Image) -> ImageRecord:
+    return ImageRecord(
+        id=image.id,
+        job_id=image.job.id,
+        index=image.index,
+        url=image.url,
+        slots=image.slots,
+        status=image.status,
+        error=image.error,
+        input_bytes=image.input_bytes,
+        output_bytes=image.output_bytes,
+        width=image.width,
+        height=image.height,
+        format=image.format,
+        output_path=image.output_path,
+    )
+
+
+@db_session(**_RETRY)
+def create_job(
+    job_id: str,
+    options: dict[str, Any],
+    total_images: int,
+    skipped_rows: list[dict[str, Any]],
+    webhook_url: str | None,
+) -> JobView:
+    job = Job(
+        id=job_id,
+        status="pending",
+        created_at=now(),
+        options=options,
+        total_images=total_images,
+        skipped_rows=skipped_rows,
+        webhook_url=webhook_url,
+        webhook_state="pending" if webhook_url else None,
+    )
+    return _job_view(job)
+
+
+@db_session(**_RETRY)
+def get_job(job_id: str) -> JobView | None:
+    job = Job.get(id=job_id)
+    return _job_view(job) if job else None
+
+
+@db_session(**_RETRY)
+def add_images(job_id: str, images: Iterable[NewImage]) -> SplitResult:
+    """Create the job's images once; a redelivered split gets back the ones still pending."""
+    job = Job.get(id=job_id)
+    if job.status in FINAL_STATUSES:
+        return SplitResult(already_done=True)
+    if not job.images.is_empty():
+        return SplitResult(pending=_pending(job))
+    failed = []
+    for index, new in enumerate(images):
+        status = "failed" if new.failure else "pending"
+        image = Image(
+            job=job, index=index, url=new.url, slots=new.slots, status=status, error=new.failure
+        )
+        if new.failure:
+            failed.append(image)
+    job.status = "processing"
+    commit()
+    return SplitResult(pending=_pending(job), failed_now=[_image_record(i) for i in failed])
+
+
+def _pending(job: Job) -> list[ImageRecord]:
+    query = select(i for i in job.images if i.status == "pending")
+    return [_image_record(image) for image in query.order_by(Image.index)]
+
+
+@db_session(**_RETRY)
+def get_image(image_id: int) -> ImageRecord | None:
+    image = Image.get(id=image_id)
+    return _image_record(image) if image else None
+
+
+@db_session(**_RETRY)
+def record_outcome(image_id: int, outcome: Outcome) -> bool:
+    """pending → ok|failed, once. Returns False when an earlier delivery got there first."""
+    image = Image.get_for_update(id=image_id)
+    if image is None or image.status != "pending":
+        return False
+    image.set(**{name: getattr(outcome, name) for name in Outcome.__dataclass_fields__})
+    return True
+
+
+@db_session(**_RETRY)
+def count_pending(job_id: str) -> int:
+    return Image.select(lambda i: i.job.id == job_id and i.status == "pending").count()
+
+
+@db_session(**_RETRY)
+def images_of(job_id: str) -> list[ImageRecord]:
+    query = Image.select(lambda i: i.job.id == job_id).order_by(Image.index)
+    return [_image_record(image) for image in query]
+
+
+@db_session(**_RETRY)
+def end_job(job_id: str, status: str, error: str | None = None) -> JobView | None:
+    """processing|pending → completed|failed, once; None when the job had already ended."""
+    job = Job.get_for_update(id=job_id)
+    if job is None or job.status in FINAL_STATUSES:
+        return None
+    job.processed_images, job.failed_images = _slot_counts(job)
+    job.set(status=status, error=error, completed_at=now())
+    return _job_view(job)
+
+
+@db_session(**_RETRY)
+def mark_announced(job_id: str) -> None:
+    Job.get(id=job_id).announced = True
+
+
+@db_session(**_RETRY)
+def begin_webhook_attempt(job_id: str, attempt: int) -> bool:
+    """Count attempt N once: a redelivered attempt message must not POST twice."""
+    job = Job.get_for_update(id=job_id)
+    if job is None or job.webhook_state != "pending" or job.webhook_attempts != attempt - 1:
+        return False
+    job.webhook_attempts = attempt
+    return True
+
+
+@db_session(**_RETRY)
+def record_webhook_result(job_id: str, state: str, status_code: int | None) -> None:
+    Job.get(id=job_id).set(webhook_state=state, webhook_last_status=status_code)

@@ -1,0 +1,54 @@
+"""Domain errors of the API and their one mapping to HTTP."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import falcon
+
+from actors.manifest import ManifestError
+
+log = logging.getLogger("imgpress.api")
+
+
+class ApiError(Exception):
+    """Raised when a request cannot be served; carries the HTTP status and a precise description."""
+
+    def __init__(self, status: int, title: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.title = title
+        self.description = description
+
+
+def bad_request(description: str) -> ApiError:
+    return ApiError(400, "Bad request", description)
+
+
+def _answer(resp: falcon.Response, status: int, title: str, description: str) -> None:
+    resp.status = status
+    resp.media = {"title": title, "description": description}
+
+
+def _api_error(req: falcon.Request, resp: falcon.Response, error: ApiError, params: Any) -> None:
+    _answer(resp, error.status, error.title, error.description)
+
+
+def _manifest_error(
+    req: falcon.Request, resp: falcon.Response, error: ManifestError, params: Any
+) -> None:
+    _answer(resp, error.status, error.title, error.description)
+
+
+def _unexpected(req: falcon.Request, resp: falcon.Response, error: Exception, params: Any) -> None:
+    log.exception("unexpected error on %s %s", req.method, req.path)
+    _answer(resp, 500, "Internal error", "the server failed; the error was logged")
+
+
+def install(app: falcon.App) -> None:
+    """Handlers are searched most-specific first: Falcon's own for HTTPError still wins over
+    the catch-all, which only sees the unforeseen (and answers without a traceback)."""
+    app.add_error_handler(Exception, _unexpected)
+    app.add_error_handler(ApiError, _api_error)
+    app.add_error_handler(ManifestError, _manifest_error)

@@ -1,0 +1,81 @@
+"""Thin responders: they receive their collaborators and hold no SQL, Redis or Pillow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import falcon
+
+from ops import metrics
+from ops.config import Config
+from storage import jobs
+from storage.files import PublicUrls
+from svc.errors import ApiError
+from svc.submission import Submissions
+from svc.upload import read_upload
+from svc.views import status_body
+
+
+class UploadResource:
+    def __init__(self, config: Config, submissions: Submissions) -> None:
+        self._config = config
+        self._submissions = submissions
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        upload = read_upload(req, self._config, self._config.data_dir / "input")
+        accepted = self._submissions.accept(upload, req.get_header("Idempotency-Key"))
+        resp.status = accepted.status
+        resp.media = accepted.body
+        resp.location = accepted.body["status_url"]
+
+
+class StatusResource:
+    def __init__(self, urls: PublicUrls) -> None:
+        self._urls = urls
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, request_id: str) -> None:
+        job = jobs.get_job(request_id)
+        if job is None:
+            raise ApiError(404, "Not found", f"no job has the request_id {request_id!r}")
+        resp.media = status_body(job, self._urls)
+
+
+class HealthResource:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"status": "ok"}
+
+
+class ReadyResource:
+    def __init__(self, checks: Mapping[str, Callable[[], None]]) -> None:
+        self._checks = checks
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        failures = {name: error for name, check in self._checks.items() if (error := _run(check))}
+        resp.status = 503 if failures else 200
+        resp.media = {"status": "unavailable" if failures else "ready", "failures": failures}
+
+
+def _run(check: Callable[[], None]) -> str | None:
+    try:
+        check()
+    except Exception as error:  # any failure means not ready; say which
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+class MetricsResource:
+    def __init__(self, read_depths: Callable[[], Mapping[str, int]]) -> None:
+        self._read_depths = read_depths
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = metrics.CONTENT_TYPE
+        resp.data = metrics.render(self._read_depths)
+
+
+class OpenApiResource:
+    def __init__(self, document: dict[str, Any]) -> None:
+        self._document = document
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._document

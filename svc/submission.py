@@ -1,0 +1,53 @@
+"""Accept a validated upload: check its CSV, honour Idempotency-Key, open the job."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from actors.intake import open_job, read_manifest
+from storage import idempotency
+from storage.files import PublicUrls
+from svc.errors import ApiError
+from svc.upload import Upload
+
+
+@dataclass(frozen=True)
+class Accepted:
+    status: int  # 202 for a new job, 200 for a repeated Idempotency-Key
+    body: dict[str, Any]
+
+
+class Submissions:
+    def __init__(self, urls: PublicUrls) -> None:
+        self._urls = urls
+
+    def _response(self, job_id: str) -> dict[str, Any]:
+        return {"request_id": job_id, "status": "pending", "status_url": self._urls.status(job_id)}
+
+    def _replay(self, key: str, fingerprint: str, job_id: str) -> Accepted | None:
+        """The first response for a known key; None when `key` is ours now."""
+        first = idempotency.remember(key, fingerprint, job_id, self._response(job_id))
+        if first.fingerprint != fingerprint:
+            raise ApiError(
+                422,
+                "Idempotency-Key reused",
+                "this Idempotency-Key was used with a different file or different fields",
+            )
+        return None if first.job_id == job_id else Accepted(200, first.response)
+
+    def accept(self, upload: Upload, idempotency_key: str | None) -> Accepted:
+        try:
+            manifest = read_manifest(upload.csv_path)
+            job_id = secrets.token_urlsafe(16)  # unguessable, not a counter
+            if idempotency_key and (
+                replay := self._replay(idempotency_key, upload.fingerprint, job_id)
+            ):
+                upload.discard()
+                return replay
+            open_job(job_id, upload.csv_path, manifest, upload.options, upload.webhook_url)
+        except BaseException:
+            upload.discard()
+            raise
+        return Accepted(202, self._response(job_id))

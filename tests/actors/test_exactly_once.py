@@ -1,0 +1,76 @@
+"""Completion is counted exactly once: duplicates and permanent failures leave counts exact."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+
+from actors.compress_image import ImageTask, compress_image
+from actors.intake import read_manifest
+from actors.runtime import counter, layout
+from actors.split_csv import new_images
+from storage import jobs
+from tests.jobs import DEFAULT_OPTIONS, submit, wait_until_announced
+from tests.receiver import poll
+from tests.recording_subscriber import seen
+
+
+def _split_by_hand(csv_text: str) -> tuple[str, list[ImageTask]]:
+    """What split_csv does, minus the sending: so the test can send each message twice."""
+    job_id = secrets.token_urlsafe(12)
+    path = layout.input_csv(job_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(csv_text)
+    manifest = read_manifest(path)
+    jobs.create_job(job_id, DEFAULT_OPTIONS, len(manifest.slots), [], None)
+    split = jobs.add_images(job_id, new_images(manifest))
+    counter.start(job_id, len(split.pending))
+    tasks = [ImageTask(job_id, i.id, i.index, i.url, DEFAULT_OPTIONS) for i in split.pending]
+    return job_id, tasks
+
+
+def _subjects(job_id: str) -> Counter[str]:
+    return Counter(item["subject"] for item in seen(job_id))
+
+
+def _drain(pipeline, worker) -> None:  # type: ignore[no-untyped-def]
+    for queue in ("images", "default", "events"):
+        pipeline.broker.join(queue)
+    worker.join()
+
+
+def test_each_message_delivered_twice_counts_once(origin, worker, pipeline) -> None:  # type: ignore[no-untyped-def]
+    # Given a job of two images, one of which fails permanently (404)
+    good, gone = origin.url("/photos/rocket.jpg"), origin.url("/missing.jpg")
+    job_id, tasks = _split_by_hand(f"name,url\nP1,{good}\nP2,{gone}\nP3,{good}\n")
+    # When every compress message is delivered twice, concurrently
+    for task in tasks + tasks:
+        compress_image.send(task.as_message())
+    job = wait_until_announced(job_id)
+    # Then the counts are exact and job.completed went out once
+    assert (job.status, job.total_images) == ("completed", 3)
+    assert (job.processed_images, job.failed_images) == (2, 1)
+    _drain(pipeline, worker)
+    subjects = _subjects(job_id)
+    assert subjects["job.completed"] == 1
+    assert (subjects["image.compressed"], subjects["image.failed"]) == (1, 1)
+
+
+def test_a_redelivery_after_the_job_ended_changes_nothing(origin, worker, pipeline) -> None:  # type: ignore[no-untyped-def]
+    # Given a finished job
+    job_id = submit(f"name,url\nP1,{origin.url('/photos/coffee.jpg')}\n")
+    before = wait_until_announced(job_id)
+    [image] = jobs.images_of(job_id)
+    # When its compress message arrives once more (a worker died before acking it)
+    compress_image.send(ImageTask(job_id, image.id, 0, image.url, DEFAULT_OPTIONS).as_message())
+    _drain(pipeline, worker)
+    # Then nothing moved and no second job.completed was published
+    after = jobs.get_job(job_id)
+    assert after == before
+    assert poll(lambda: _subjects(job_id)["job.completed"]) == 1
+    assert _subjects(job_id)["image.compressed"] == 1
+
+
+def test_a_job_of_only_invalid_urls_still_completes(worker) -> None:  # type: ignore[no-untyped-def]
+    job = wait_until_announced(submit("name,url\nP1,ftp://x/y.jpg\nP2,not-a-url\n"))
+    assert (job.status, job.total_images, job.failed_images) == ("completed", 2, 2)

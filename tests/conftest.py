@@ -1,0 +1,73 @@
+"""Real parts for the whole suite: an embedded Redis, a database, a Dramatiq worker, origins.
+
+The environment is set here, before any test module imports `actors`, because the process's
+Config is read once (ops.config.load) and the broker is built from it at import.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SESSION_DIR = Path(tempfile.mkdtemp(prefix="imgpress-tests-"))
+
+os.environ.update(
+    {
+        "IMGPRESS_DATA_DIR": str(SESSION_DIR / "var"),
+        "IMGPRESS_ALLOW_PRIVATE_URLS": "1",
+        "IMGPRESS_WEBHOOK_SECRET": TEST_SECRET,
+        "IMGPRESS_WEBHOOK_RETRY_DELAYS": "0.2,0.4",
+        "IMGPRESS_FETCH_RETRIES": "1",
+        "IMGPRESS_FETCH_TIMEOUT": "10",
+        "IMGPRESS_SUBSCRIBERS": "tests.recording_subscriber",
+        "IMGPRESS_PUBLIC_BASE_URL": "http://testserver",
+    }
+)
+os.environ.pop("IMGPRESS_DATABASE_URL", None)  # the in-process suite runs on SQLite
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from ops import embedded
+
+    embedded.stop(SESSION_DIR / "var")
+    shutil.rmtree(SESSION_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pipeline():  # type: ignore[no-untyped-def]
+    """The broker, the database and every actor, in this process; queues start empty."""
+    from actors import pipeline as loaded
+
+    loaded.broker.flush_all()
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def worker(pipeline) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """A real Dramatiq worker (threads in this process) consuming the real Redis queues."""
+    import dramatiq
+
+    running = dramatiq.Worker(pipeline.broker, worker_threads=4, worker_timeout=100)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def origin() -> Iterator[object]:
+    """A loopback origin serving the real photographs at /photos/<name>, and a 404."""
+    from tests.images import list_photos, photo_bytes
+    from tests.origin import Origin
+
+    with Origin() as running:
+        for name in list_photos():
+            kind = "image/png" if name.endswith(".png") else "image/jpeg"
+            running.serve(f"/photos/{name}", photo_bytes(name), kind)
+        running.answer("/missing.jpg", 404)
+        yield running

@@ -1,0 +1,40 @@
+"""The completion counter counts each image once and lets exactly one caller see zero."""
+
+from __future__ import annotations
+
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+
+from storage.counters import CompletionCounter
+
+
+def test_each_image_counts_once_and_the_last_one_sees_zero(pipeline) -> None:  # type: ignore[no-untyped-def]
+    # Given a job of three images
+    counter, job = CompletionCounter(pipeline.client), secrets.token_hex(8)
+    counter.start(job, 3)
+    # When image 1 is counted twice (a redelivery) and then images 2 and 3
+    first, again = counter.count(job, 1), counter.count(job, 1)
+    second, third = counter.count(job, 2), counter.count(job, 3)
+    # Then the repeat moved nothing and only the third saw the job done
+    assert (first.first_time, first.remaining) == (True, 2)
+    assert (again.first_time, again.remaining) == (False, 2)
+    assert not second.job_done and third.job_done and third.first_time
+
+
+def test_a_restarted_split_does_not_reset_a_running_count(pipeline) -> None:  # type: ignore[no-untyped-def]
+    counter, job = CompletionCounter(pipeline.client), secrets.token_hex(8)
+    counter.start(job, 2)
+    counter.count(job, 1)
+    counter.start(job, 2)  # the split message, redelivered
+    assert counter.count(job, 2).job_done
+
+
+def test_concurrent_counting_has_exactly_one_winner(pipeline) -> None:  # type: ignore[no-untyped-def]
+    # Given 200 images counted from 8 threads, each image delivered twice
+    counter, job = CompletionCounter(pipeline.client), secrets.token_hex(8)
+    counter.start(job, 200)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda n: counter.count(job, n % 200), range(400)))
+    # Then 200 calls moved the counter and exactly one of them emptied it
+    assert sum(r.first_time for r in results) == 200
+    assert sum(r.first_time and r.job_done for r in results) == 1
