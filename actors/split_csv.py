@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from actors import events
 from actors.broker import config
 from actors.compress_image import ImageTask, compress_image
-from actors import events
 from actors.events import subscriber
-from actors.happenings import ImageFailed
 from actors.finish_job import fail_job, finish_job
+from actors.happenings import ImageFailed
 from actors.manifest import Manifest, ManifestError, parse_manifest
 from actors.runtime import counter, layout
 from storage import jobs

@@ -40,7 +40,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def pipeline():  # type: ignore[no-untyped-def]
+def pipeline():
     """The broker, the database and every actor, in this process; queues start empty."""
     from actors import pipeline as loaded
 
@@ -49,7 +49,7 @@ def pipeline():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def worker(pipeline) -> Iterator[object]:  # type: ignore[no-untyped-def]
+def worker(pipeline) -> Iterator[object]:
     """A real Dramatiq worker (threads in this process) consuming the real Redis queues."""
     import dramatiq
 

@@ -33,13 +33,13 @@ def _subjects(job_id: str) -> Counter[str]:
     return Counter(item["subject"] for item in seen(job_id))
 
 
-def _drain(pipeline, worker) -> None:  # type: ignore[no-untyped-def]
+def _drain(pipeline, worker) -> None:
     for queue in ("images", "default", "events"):
         pipeline.broker.join(queue)
     worker.join()
 
 
-def test_each_message_delivered_twice_counts_once(origin, worker, pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_each_message_delivered_twice_counts_once(origin, worker, pipeline) -> None:
     # Given a job of two images, one of which fails permanently (404)
     good, gone = origin.url("/photos/rocket.jpg"), origin.url("/missing.jpg")
     job_id, tasks = _split_by_hand(f"name,url\nP1,{good}\nP2,{gone}\nP3,{good}\n")
@@ -56,7 +56,7 @@ def test_each_message_delivered_twice_counts_once(origin, worker, pipeline) -> N
     assert (subjects["image.compressed"], subjects["image.failed"]) == (1, 1)
 
 
-def test_a_redelivery_after_the_job_ended_changes_nothing(origin, worker, pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_a_redelivery_after_the_job_ended_changes_nothing(origin, worker, pipeline) -> None:
     # Given a finished job
     job_id = submit(f"name,url\nP1,{origin.url('/photos/coffee.jpg')}\n")
     before = wait_until_announced(job_id)
@@ -71,6 +71,6 @@ def test_a_redelivery_after_the_job_ended_changes_nothing(origin, worker, pipeli
     assert _subjects(job_id)["image.compressed"] == 1
 
 
-def test_a_job_of_only_invalid_urls_still_completes(worker) -> None:  # type: ignore[no-untyped-def]
+def test_a_job_of_only_invalid_urls_still_completes(worker) -> None:
     job = wait_until_announced(submit("name,url\nP1,ftp://x/y.jpg\nP2,not-a-url\n"))
     assert (job.status, job.total_images, job.failed_images) == ("completed", 2, 2)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from storage.counters import CompletionCounter
 
 
-def test_each_image_counts_once_and_the_last_one_sees_zero(pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_each_image_counts_once_and_the_last_one_sees_zero(pipeline) -> None:
     # Given a job of three images
     counter, job = CompletionCounter(pipeline.client), secrets.token_hex(8)
     counter.start(job, 3)
@@ -21,7 +21,7 @@ def test_each_image_counts_once_and_the_last_one_sees_zero(pipeline) -> None:  #
     assert not second.job_done and third.job_done and third.first_time
 
 
-def test_a_restarted_split_does_not_reset_a_running_count(pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_a_restarted_split_does_not_reset_a_running_count(pipeline) -> None:
     counter, job = CompletionCounter(pipeline.client), secrets.token_hex(8)
     counter.start(job, 2)
     counter.count(job, 1)
@@ -29,7 +29,7 @@ def test_a_restarted_split_does_not_reset_a_running_count(pipeline) -> None:  # 
     assert counter.count(job, 2).job_done
 
 
-def test_concurrent_counting_has_exactly_one_winner(pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_counting_has_exactly_one_winner(pipeline) -> None:
     # Given 200 images counted from 8 threads, each image delivered twice
     counter, job = CompletionCounter(pipeline.client), secrets.token_hex(8)
     counter.start(job, 200)

@@ -13,7 +13,7 @@ def _job(webhook: str | None = None) -> str:
     return job_id
 
 
-def test_images_are_created_once_and_counted_by_slot(pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_images_are_created_once_and_counted_by_slot(pipeline) -> None:
     # Given a job whose first URL fills three slots and whose second is invalid
     job_id = _job()
     images = [jobs.NewImage("http://a/1.jpg", 3), jobs.NewImage("nope", 1, "invalid_url: x")]
@@ -27,7 +27,7 @@ def test_images_are_created_once_and_counted_by_slot(pipeline) -> None:  # type:
     assert (view.status, view.processed_images, view.failed_images) == ("processing", 0, 1)
 
 
-def test_an_outcome_is_recorded_once(pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_an_outcome_is_recorded_once(pipeline) -> None:
     job_id = _job()
     [image] = jobs.add_images(job_id, [jobs.NewImage("http://a/2.jpg", 2)]).pending
     assert jobs.record_outcome(image.id, jobs.Outcome("ok", input_bytes=10, output_bytes=4))
@@ -37,7 +37,7 @@ def test_an_outcome_is_recorded_once(pipeline) -> None:  # type: ignore[no-untyp
     assert view is not None and (view.processed_images, view.failed_images) == (2, 0)
 
 
-def test_a_job_ends_once_and_freezes_its_counts(pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_a_job_ends_once_and_freezes_its_counts(pipeline) -> None:
     job_id = _job()
     jobs.add_images(job_id, [jobs.NewImage("bad", 4, "invalid_url: x")])
     ended = jobs.end_job(job_id, "completed")
@@ -47,7 +47,7 @@ def test_a_job_ends_once_and_freezes_its_counts(pipeline) -> None:  # type: igno
     assert view is not None and (view.status, view.error) == ("completed", None)
 
 
-def test_webhook_attempts_are_counted_once_each(pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_webhook_attempts_are_counted_once_each(pipeline) -> None:
     job_id = _job(webhook="http://127.0.0.1:9/hook")
     assert jobs.begin_webhook_attempt(job_id, 1)
     assert not jobs.begin_webhook_attempt(job_id, 1)  # redelivered attempt 1
@@ -56,11 +56,13 @@ def test_webhook_attempts_are_counted_once_each(pipeline) -> None:  # type: igno
     view = jobs.get_job(job_id)
     assert view is not None and view.webhook is not None
     assert (view.webhook.state, view.webhook.attempts, view.webhook.last_status_code) == (
-        "delivered", 1, 204,
+        "delivered",
+        1,
+        204,
     )
 
 
-def test_an_idempotency_key_keeps_its_first_response(pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_an_idempotency_key_keeps_its_first_response(pipeline) -> None:
     key = secrets.token_hex(8)
     first = idempotency.remember(key, "fp-1", "job-1", {"request_id": "job-1"})
     second = idempotency.remember(key, "fp-2", "job-2", {"request_id": "job-2"})

@@ -1,0 +1,150 @@
+"""A finished job's two files (contract §4): the input CSV with its output URLs, and the report.
+
+Both are written through `atomic_writer`, so a reader (or a retried `finish_job`) never sees
+half a file. Decisions the contract leaves open:
+- Lines end in CRLF, as RFC 4180 writes them.
+- Blank input lines are not data rows, so they are not copied to the output CSV.
+- A data row with cells past the header keeps them: the output's header is padded with empty
+  names up to the widest row, so `Output Image Urls` still lines up; trailing empty cells
+  (a trailing delimiter) do not widen it.
+- In the report, a failed image shows no output URL, size, width, height or format, since
+  those describe an output; `input_bytes` shows what was downloaded, if anything.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from actors.manifest import Manifest, Row, Slot
+from storage.files import atomic_writer
+
+OUTPUT_COLUMN = "Output Image Urls"
+REPORT_HEADER = (
+    "row",
+    "product_name",
+    "input_url",
+    "output_url",
+    "status",
+    "error",
+    "input_bytes",
+    "output_bytes",
+    "saved_percent",
+    "width",
+    "height",
+    "format",
+)
+INVALID_URL_ERROR = "invalid_url: not an absolute http(s) URL"
+NO_OUTCOME_ERROR = "internal_error: no result was recorded for this image"
+NO_REASON_ERROR = "internal_error: the image failed without a recorded reason"
+
+
+@dataclass(frozen=True)
+class ImageOutcome:
+    """The result for one distinct URL, shared by every slot that names it."""
+
+    status: str  # "ok" | "failed"
+    output_url: str | None = None
+    error: str | None = None  # a reason from actors.errors.REASONS, then a short message
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+_INVALID = ImageOutcome("failed", error=INVALID_URL_ERROR)
+_MISSING = ImageOutcome("failed", error=NO_OUTCOME_ERROR)
+
+
+def write_output_csv(manifest: Manifest, outcomes: Mapping[str, ImageOutcome], dest: Path) -> None:
+    """The input CSV, cell for cell, with each row's output URLs in a last column."""
+    width = _width(manifest)
+    with atomic_writer(dest, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=manifest.delimiter)
+        writer.writerow([*_fit(manifest.header, width), OUTPUT_COLUMN])
+        for row in manifest.rows:
+            writer.writerow([*_fit(row.cells, width), _output_cell(row, outcomes)])
+
+
+def write_report(manifest: Manifest, outcomes: Mapping[str, ImageOutcome], dest: Path) -> None:
+    """One line per image slot in row and position order, then one per skipped row."""
+    with atomic_writer(dest, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(REPORT_HEADER)
+        writer.writerows(_image_lines(manifest, outcomes))
+        writer.writerows(_skipped_line(row) for row in manifest.skipped)
+
+
+def outcome_of(slot: Slot, outcomes: Mapping[str, ImageOutcome]) -> ImageOutcome:
+    """What happened to a slot's image: an invalid URL never reached the pipeline."""
+    if not slot.valid:
+        return _INVALID
+    return outcomes.get(slot.url, _MISSING)
+
+
+# --- output CSV ------------------------------------------------------------------------------
+
+
+def _width(manifest: Manifest) -> int:
+    return max([len(manifest.header), *(_used_width(row.cells) for row in manifest.rows)])
+
+
+def _used_width(cells: Sequence[str]) -> int:
+    # A trailing delimiter adds empty cells that carry nothing; they must not widen the file.
+    width = len(cells)
+    while width and not cells[width - 1]:
+        width -= 1
+    return width
+
+
+def _fit(cells: Sequence[str], width: int) -> list[str]:
+    # Only empty cells lie past `width`, so cutting there loses nothing.
+    return [*cells[:width], *[""] * (width - len(cells))]
+
+
+def _output_cell(row: Row, outcomes: Mapping[str, ImageOutcome]) -> str:
+    # A failed slot stays empty rather than vanishing, so positions match the input's.
+    return ",".join(_output_url(outcome_of(slot, outcomes)) for slot in row.slots)
+
+
+def _output_url(outcome: ImageOutcome) -> str:
+    return (outcome.output_url or "") if outcome.ok else ""
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def _image_lines(
+    manifest: Manifest, outcomes: Mapping[str, ImageOutcome]
+) -> Iterator[list[object]]:
+    for row in manifest.rows:
+        for slot in row.slots:
+            yield _image_line(row, slot, outcome_of(slot, outcomes))
+
+
+def _image_line(row: Row, slot: Slot, outcome: ImageOutcome) -> list[object]:
+    if outcome.ok:
+        facts = [outcome.output_url, "ok", "", outcome.input_bytes, outcome.output_bytes]
+        output = [_saved_percent(outcome), outcome.width, outcome.height, outcome.format]
+    else:
+        facts = ["", "failed", outcome.error or NO_REASON_ERROR, outcome.input_bytes, ""]
+        output = ["", "", "", ""]
+    return [row.number, row.product, slot.url, *facts, *output]
+
+
+def _saved_percent(outcome: ImageOutcome) -> str:
+    if not outcome.input_bytes or outcome.output_bytes is None:
+        return ""
+    saved = round(100 * (1 - outcome.output_bytes / outcome.input_bytes), 1)
+    return f"{saved + 0.0:.1f}"  # adding 0.0 turns a rounded -0.0 into 0.0
+
+
+def _skipped_line(row: Row) -> list[object]:
+    return [row.number, row.product, "", "", "skipped", row.skip_reason, *[""] * 6]

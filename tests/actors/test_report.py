@@ -1,0 +1,336 @@
+"""Writing the output CSV and the per-image report (contract §4)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from actors.manifest import Manifest, parse_manifest
+from actors.report import (
+    INVALID_URL_ERROR,
+    NO_OUTCOME_ERROR,
+    OUTPUT_COLUMN,
+    REPORT_HEADER,
+    ImageOutcome,
+    write_output_csv,
+    write_report,
+)
+
+NOT_FOUND = "not_found: the origin answered 404"
+Writer = Callable[[Manifest, Mapping[str, ImageOutcome], Path], None]
+
+
+def manifest_of(text: str) -> Manifest:
+    return parse_manifest(text.encode(), max_rows=100, max_images=100)
+
+
+def ok(name: str, input_bytes: int = 1000, output_bytes: int = 250) -> ImageOutcome:
+    return ImageOutcome(
+        "ok", f"https://out.test/{name}", None, input_bytes, output_bytes, 640, 480, "jpeg"
+    )
+
+
+def failed(error: str = NOT_FOUND) -> ImageOutcome:
+    return ImageOutcome("failed", None, error, None, None, None, None, None)
+
+
+def read_csv(path: Path, delimiter: str = ",") -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle, delimiter=delimiter))
+
+
+def report_of(
+    manifest: Manifest, outcomes: Mapping[str, ImageOutcome], tmp: Path
+) -> list[dict[str, str]]:
+    write_report(manifest, outcomes, tmp / "report.csv")
+    with (tmp / "report.csv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+SAMPLE = (
+    "S. No, Product Name, Input URLs\n"
+    '1,SKU1,"https://example.com/a.jpg, https://example.com/b.png"\n'
+    "4,imageone,https://example.com/800/600.jpg\n"
+)
+
+
+# --- output CSV ------------------------------------------------------------------------------
+
+
+def test_output_csv_keeps_the_input_columns_and_adds_the_output_urls(tmp_path: Path) -> None:
+    # Given the seed's sample, every image compressed
+    manifest = manifest_of(SAMPLE)
+    outcomes = {url: ok(url.rsplit("/", 1)[1]) for url in manifest.distinct_urls()}
+    # When the output CSV is written
+    write_output_csv(manifest, outcomes, tmp_path / "out.csv")
+    # Then the trimmed header, the cells and the output URLs in input order are there
+    assert read_csv(tmp_path / "out.csv") == [
+        ["S. No", "Product Name", "Input URLs", OUTPUT_COLUMN],
+        [
+            "1",
+            "SKU1",
+            "https://example.com/a.jpg, https://example.com/b.png",
+            "https://out.test/a.jpg,https://out.test/b.png",
+        ],
+        ["4", "imageone", "https://example.com/800/600.jpg", "https://out.test/600.jpg"],
+    ]
+
+
+def test_output_csv_is_utf8_without_bom_in_crlf(tmp_path: Path) -> None:
+    manifest = manifest_of("Product,URL\nCafé,https://x.test/1.jpg\n")
+    write_output_csv(manifest, {"https://x.test/1.jpg": ok("1.jpg")}, tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_bytes() == (
+        "Product,URL,Output Image Urls\r\nCafé,https://x.test/1.jpg,https://out.test/1.jpg\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_output_csv_uses_the_input_delimiter(tmp_path: Path, delimiter: str) -> None:
+    # Given a semicolon (or tab) file whose URL cell holds a comma
+    header = delimiter.join(["Name", "URLs", "Note"])
+    row = delimiter.join(["Shoe", "https://x.test/1.jpg,https://x.test/2.jpg", "n"])
+    manifest = manifest_of(f"{header}\n{row}\n")
+    outcomes = {"https://x.test/1.jpg": ok("1.jpg"), "https://x.test/2.jpg": ok("2.jpg")}
+    # When the output CSV is written
+    write_output_csv(manifest, outcomes, tmp_path / "out.csv")
+    # Then the same delimiter separates the columns, and the first line shows it
+    first_line = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert first_line == delimiter.join(["Name", "URLs", "Note", OUTPUT_COLUMN])
+    assert read_csv(tmp_path / "out.csv", delimiter)[1] == [
+        "Shoe",
+        "https://x.test/1.jpg,https://x.test/2.jpg",
+        "n",
+        "https://out.test/1.jpg,https://out.test/2.jpg",
+    ]
+
+
+def test_a_failed_invalid_or_unknown_image_leaves_its_slot_empty(tmp_path: Path) -> None:
+    # Given five URLs: ok, failed (naming an output by mistake), invalid, without any
+    # outcome, ok
+    manifest = manifest_of(
+        "Product,URLs\n"
+        'Shoe,"https://x.test/1 https://x.test/2 ftp://x.test/3 https://x.test/4 https://x.test/5"\n'
+    )
+    outcomes = {
+        "https://x.test/1": ok("1.jpg"),
+        "https://x.test/2": ImageOutcome("failed", "https://out.test/2.jpg", NOT_FOUND),
+        "ftp://x.test/3": ok("never.jpg"),
+        "https://x.test/5": ok("5.jpg"),
+    }
+    # When the output CSV is written
+    write_output_csv(manifest, outcomes, tmp_path / "out.csv")
+    # Then the positions still correspond
+    assert (
+        read_csv(tmp_path / "out.csv")[1][-1] == "https://out.test/1.jpg,,,,https://out.test/5.jpg"
+    )
+
+
+def test_skipped_rows_are_kept_in_place_with_an_empty_output(tmp_path: Path) -> None:
+    manifest = manifest_of(
+        "Product,URL\nA,https://x.test/a\n,https://x.test/x\nB,\nC,https://x.test/c\n"
+    )
+    outcomes = {"https://x.test/a": ok("a"), "https://x.test/c": ok("c")}
+    write_output_csv(manifest, outcomes, tmp_path / "out.csv")
+    assert read_csv(tmp_path / "out.csv")[1:] == [
+        ["A", "https://x.test/a", "https://out.test/a"],
+        ["", "https://x.test/x", ""],
+        ["B", "", ""],
+        ["C", "https://x.test/c", "https://out.test/c"],
+    ]
+
+
+def test_short_rows_are_padded_and_cells_written_as_read(tmp_path: Path) -> None:
+    # Given a short row, a cell with a delimiter and a line break, and padded spaces
+    manifest = manifest_of(
+        'S. No,Product,URL,Note\n1,"Shoe, red\nsize 9 ",https://x.test/1\n2,Hat \n'
+    )
+    write_output_csv(manifest, {"https://x.test/1": ok("1")}, tmp_path / "out.csv")
+    # Then every row reaches the output column, and cells are unchanged
+    assert read_csv(tmp_path / "out.csv")[1:] == [
+        ["1", "Shoe, red\nsize 9 ", "https://x.test/1", "", "https://out.test/1"],
+        ["2", "Hat ", "", "", ""],
+    ]
+
+
+def test_cells_past_the_header_are_kept_under_empty_header_cells(tmp_path: Path) -> None:
+    # Given one row with an extra cell
+    manifest = manifest_of("Product,URL\nA,https://x.test/a,extra\nB,https://x.test/b\n")
+    outcomes = {"https://x.test/a": ok("a"), "https://x.test/b": ok("b")}
+    write_output_csv(manifest, outcomes, tmp_path / "out.csv")
+    # Then the header widens to keep it, and the output column lines up
+    assert read_csv(tmp_path / "out.csv") == [
+        ["Product", "URL", "", OUTPUT_COLUMN],
+        ["A", "https://x.test/a", "extra", "https://out.test/a"],
+        ["B", "https://x.test/b", "", "https://out.test/b"],
+    ]
+
+
+def test_trailing_delimiters_do_not_widen_the_output(tmp_path: Path) -> None:
+    # Given rows ending in one and in two delimiters
+    manifest = manifest_of("Product,URL\nA,https://x.test/a,\nB,https://x.test/b,,\n")
+    outcomes = {"https://x.test/a": ok("a"), "https://x.test/b": ok("b")}
+    write_output_csv(manifest, outcomes, tmp_path / "out.csv")
+    # Then the output column follows the header's last column
+    assert read_csv(tmp_path / "out.csv") == [
+        ["Product", "URL", OUTPUT_COLUMN],
+        ["A", "https://x.test/a", "https://out.test/a"],
+        ["B", "https://x.test/b", "https://out.test/b"],
+    ]
+
+
+def test_a_duplicated_url_names_the_same_output_in_every_slot(tmp_path: Path) -> None:
+    manifest = manifest_of(
+        'Product,URLs\nA,"https://x.test/1 https://x.test/1"\nB,https://x.test/1\n'
+    )
+    write_output_csv(manifest, {"https://x.test/1": ok("1.jpg")}, tmp_path / "out.csv")
+    assert [line[-1] for line in read_csv(tmp_path / "out.csv")[1:]] == [
+        "https://out.test/1.jpg,https://out.test/1.jpg",
+        "https://out.test/1.jpg",
+    ]
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def test_report_has_one_line_per_slot_then_one_per_skipped_row(tmp_path: Path) -> None:
+    # Given ok, failed, invalid and duplicated slots, and two skipped rows
+    manifest = manifest_of(
+        "Product,URLs\n"
+        'A,"https://x.test/1 https://x.test/2"\n'
+        ",https://x.test/9\n"
+        'B,"javascript:alert(1) https://x.test/1"\n'
+        "C,\n"
+    )
+    outcomes = {"https://x.test/1": ok("1.jpg"), "https://x.test/2": failed()}
+    # When the report is written
+    write_report(manifest, outcomes, tmp_path / "report.csv")
+    # Then its header and lines are, in order:
+    assert read_csv(tmp_path / "report.csv") == [
+        list(REPORT_HEADER),
+        ["2", "A", "https://x.test/1", "https://out.test/1.jpg", "ok", "", "1000", "250", "75.0"]
+        + ["640", "480", "jpeg"],
+        ["2", "A", "https://x.test/2", "", "failed", NOT_FOUND, "", "", "", "", "", ""],
+        ["4", "B", "javascript:alert(1)", "", "failed", INVALID_URL_ERROR]
+        + ["", "", "", "", "", ""],
+        ["4", "B", "https://x.test/1", "https://out.test/1.jpg", "ok", "", "1000", "250", "75.0"]
+        + ["640", "480", "jpeg"],
+        ["3", "", "", "", "skipped", "no product name", "", "", "", "", "", ""],
+        ["5", "C", "", "", "skipped", "no URL", "", "", "", "", "", ""],
+    ]
+
+
+def test_report_header_is_exactly_the_contracts(tmp_path: Path) -> None:
+    manifest = manifest_of("Product,URL\nA,https://x.test/1\n")
+    write_report(manifest, {}, tmp_path / "report.csv")
+    assert (tmp_path / "report.csv").read_text(encoding="utf-8").splitlines()[0] == (
+        "row,product_name,input_url,output_url,status,error,input_bytes,output_bytes,"
+        "saved_percent,width,height,format"
+    )
+
+
+def test_report_keeps_commas_when_the_input_used_semicolons(tmp_path: Path) -> None:
+    manifest = manifest_of("Product;URL\nA;https://x.test/1\n")
+    write_report(manifest, {"https://x.test/1": ok("1")}, tmp_path / "report.csv")
+    assert read_csv(tmp_path / "report.csv")[1][:5] == [
+        "2",
+        "A",
+        "https://x.test/1",
+        "https://out.test/1",
+        "ok",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("input_bytes", "output_bytes", "shown"),
+    [
+        (1000, 250, "75.0"),
+        (3, 2, "33.3"),
+        (3, 1, "66.7"),
+        (1000, 1000, "0.0"),
+        (100_000, 100_001, "0.0"),
+        (1000, 1001, "-0.1"),
+        (1000, 0, "100.0"),
+        (0, 0, ""),
+        (None, 10, ""),
+        (10, None, ""),
+    ],
+)
+def test_saved_percent_has_one_decimal(
+    tmp_path: Path, input_bytes: int | None, output_bytes: int | None, shown: str
+) -> None:
+    manifest = manifest_of("Product,URL\nA,https://x.test/1\n")
+    outcome = ImageOutcome("ok", "https://out.test/1", None, input_bytes, output_bytes, 1, 1, "png")
+    [line] = report_of(manifest, {"https://x.test/1": outcome}, tmp_path)
+    assert line["saved_percent"] == shown
+
+
+def test_a_failed_image_shows_its_download_size_but_nothing_of_an_output(tmp_path: Path) -> None:
+    # Given a failure that still carries sizes and dimensions by mistake
+    manifest = manifest_of("Product,URL\nA,https://x.test/1\n")
+    outcome = ImageOutcome("failed", "https://out.test/1", "not_an_image: x", 500, 100, 2, 2, "png")
+    # When reported
+    [line] = report_of(manifest, {"https://x.test/1": outcome}, tmp_path)
+    # Then only what was downloaded is shown
+    assert line["input_bytes"] == "500"
+    shown = [line[k] for k in ("output_url", "output_bytes", "saved_percent", "width", "format")]
+    assert shown == ["", "", "", "", ""]
+    assert (line["status"], line["error"]) == ("failed", "not_an_image: x")
+
+
+def test_a_valid_url_without_an_outcome_is_reported_as_an_internal_error(tmp_path: Path) -> None:
+    manifest = manifest_of("Product,URL\nA,https://x.test/1\n")
+    [line] = report_of(manifest, {}, tmp_path)
+    assert (line["status"], line["error"]) == ("failed", NO_OUTCOME_ERROR)
+
+
+# --- atomic writes ---------------------------------------------------------------------------
+
+
+class ExplodingOutcomes(Mapping[str, ImageOutcome]):
+    """A results lookup that breaks after a few answers, as a database might mid-write."""
+
+    def __init__(self, answers: int) -> None:
+        self.left = answers
+
+    def __getitem__(self, url: str) -> ImageOutcome:
+        self.left -= 1
+        if self.left < 0:
+            raise RuntimeError("storage went away")
+        return ok("x.jpg")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+@pytest.mark.parametrize("write", [write_output_csv, write_report])
+def test_a_write_that_fails_leaves_no_partial_file(tmp_path: Path, write: Writer) -> None:
+    # Given many rows, an existing result file, and a results lookup that fails midway
+    rows = "".join(f"P{i},https://x.test/{i}.jpg\n" for i in range(50))
+    manifest = manifest_of(f"Product,URL\n{rows}")
+    dest = tmp_path / "results" / "job.csv"
+    dest.parent.mkdir()
+    dest.write_text("previous\n")
+    # When the write fails
+    with pytest.raises(RuntimeError, match="storage went away"):
+        write(manifest, ExplodingOutcomes(answers=10), dest)
+    # Then the old file is untouched and no temporary file remains
+    assert dest.read_text() == "previous\n"
+    assert sorted(path.name for path in dest.parent.iterdir()) == ["job.csv"]
+
+
+@pytest.mark.parametrize("write", [write_output_csv, write_report])
+def test_a_write_creates_missing_folders_and_replaces_the_old_file(
+    tmp_path: Path, write: Writer
+) -> None:
+    manifest = manifest_of("Product,URL\nA,https://x.test/1\n")
+    dest = tmp_path / "new" / "job.csv"
+    write(manifest, {"https://x.test/1": ok("1")}, dest)
+    write(manifest, {"https://x.test/1": ok("1")}, dest)
+    assert "https://out.test/1" in dest.read_text(encoding="utf-8")
+    assert [path.name for path in dest.parent.iterdir()] == ["job.csv"]

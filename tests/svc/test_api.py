@@ -1,0 +1,193 @@
+"""The HTTP API through Falcon's test client: every answer JSON, precise, never a 500."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import falcon.testing
+import pytest
+from urllib3 import encode_multipart_formdata
+
+from tests.receiver import poll
+
+GOOD_CSV = b"S. No, Product Name, Input URLs\n1,SKU1,https://example.com/a.jpg\n"
+
+
+@pytest.fixture(scope="module")
+def client(pipeline) -> Iterator[falcon.testing.TestClient]:
+    from ops.config import load
+    from svc.app import create_app
+
+    yield falcon.testing.TestClient(create_app(load()))
+
+
+def upload(
+    client: falcon.testing.TestClient,
+    csv: bytes | None = GOOD_CSV,
+    path: str = "/upload",
+    headers: dict[str, str] | None = None,
+    **fields: Any,
+) -> falcon.testing.Result:
+    parts: list[tuple[str, Any]] = [(name, str(value)) for name, value in fields.items()]
+    if csv is not None:
+        parts.append(("file", ("products.csv", csv, "text/csv")))
+    body, content_type = encode_multipart_formdata(parts)
+    return client.simulate_post(
+        path, body=body, headers={"Content-Type": content_type, **(headers or {})}
+    )
+
+
+def _leftovers() -> list[str]:
+    from actors.runtime import layout
+
+    return [p.name for p in layout.inputs.glob("*.part")]
+
+
+def test_an_upload_is_accepted_with_an_absolute_location(client) -> None:
+    result = upload(client, format="webp", quality="70", max_width="800")
+    assert result.status_code == 202
+    body = result.json
+    assert body["status"] == "pending" and re.fullmatch(r"[A-Za-z0-9_-]{20,}", body["request_id"])
+    assert body["status_url"] == f"http://testserver/status/{body['request_id']}"
+    assert result.headers["location"] == body["status_url"]
+
+
+def test_the_trailing_slash_route_accepts_too(client) -> None:
+    assert upload(client, path="/upload/").status_code == 202
+
+
+def test_status_shows_every_field_and_the_outputs_are_served(client, origin, worker) -> None:
+    csv = f"name,url\nP1,{origin.url('/photos/coffee.jpg')}\nP2,\n".encode()
+    request_id = upload(client, csv).json["request_id"]
+    status = poll(
+        lambda: (
+            (r := client.simulate_get(f"/status/{request_id}").json)["status"] == "completed" and r
+        )
+    )
+    assert status["progress"] == 1.0 and status["skipped_rows"] == [{"row": 3, "reason": "no URL"}]
+    assert status["webhook"] is None and status["error"] is None
+    assert status["completed_at"].endswith("Z")
+    output = client.simulate_get(status["output_csv_url"].removeprefix("http://testserver"))
+    assert output.status_code == 200 and output.headers["content-type"].startswith("text/csv")
+    image_url = output.text.splitlines()[1].rsplit(",", 1)[1]
+    image = client.simulate_get(image_url.removeprefix("http://testserver"))
+    assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
+    report = client.simulate_get(status["report_url"].removeprefix("http://testserver"))
+    assert report.text.startswith("row,product_name,input_url,output_url,status")
+
+
+@pytest.mark.parametrize(
+    ("fields", "csv", "status", "phrase"),
+    [
+        ({}, None, 400, "no 'file' field"),
+        ({"quality": "0"}, GOOD_CSV, 400, "quality must be from 1 to 100"),
+        ({"quality": "high"}, GOOD_CSV, 400, "quality must be a whole number"),
+        ({"format": "gif"}, GOOD_CSV, 400, "format must be one of"),
+        ({"max_width": "20001"}, GOOD_CSV, 400, "max_width must be from 1 to 20000"),
+        ({"webhook_url": "ftp://x/y"}, GOOD_CSV, 400, "webhook_url must be an absolute http(s)"),
+        ({"colour": "red"}, GOOD_CSV, 400, "unknown form field 'colour'"),
+        ({}, b"", 400, "empty"),
+        ({}, b"name,url\n", 400, "no data rows"),
+        ({}, b"sku,link\nA,http://x/y.jpg\n", 400, "sku"),
+        ({}, b"name,url\nA,http://x/\xff.jpg\n", 400, "not UTF-8"),
+    ],
+)
+def test_bad_uploads_get_a_precise_4xx_and_leave_nothing(
+    client, fields, csv, status, phrase
+) -> None:
+    result = upload(client, csv, **fields)
+    assert result.status_code == status
+    assert phrase in result.json["description"]
+    assert _leftovers() == []
+
+
+def test_a_field_given_twice_is_refused(client) -> None:
+    body, content_type = encode_multipart_formdata(
+        [("quality", "10"), ("quality", "20"), ("file", ("a.csv", GOOD_CSV, "text/csv"))]
+    )
+    result = client.simulate_post("/upload", body=body, headers={"Content-Type": content_type})
+    assert result.status_code == 400 and "more than once" in result.json["description"]
+
+
+def test_a_body_that_is_not_multipart_is_415(client) -> None:
+    result = client.simulate_post("/upload", json={"file": "x"})
+    assert result.status_code == 415 and "multipart/form-data" in result.json["description"]
+
+
+def test_a_malformed_multipart_body_is_400(client) -> None:
+    result = client.simulate_post(
+        "/upload",
+        body=b"--xx\r\nnonsense",
+        headers={"Content-Type": "multipart/form-data; boundary=xx"},
+    )
+    assert result.status_code == 400 and result.json["title"]
+
+
+def test_a_csv_over_the_byte_cap_is_413(client) -> None:
+    from actors.broker import config
+
+    big = b"name,url\n" + b"A,http://example.com/a.jpg\n" * (config.max_csv_bytes // 26 + 1)
+    result = upload(client, big)
+    assert result.status_code == 413 and "limit" in result.json["description"]
+    assert _leftovers() == []
+
+
+def test_too_many_rows_is_413(client) -> None:
+    from actors.broker import config
+
+    rows = b"name,url\n" + b"A,http://e.com/a.jpg\n" * (config.max_rows + 1)
+    result = upload(client, rows)
+    assert result.status_code == 413 and f"{config.max_rows:,}" in result.json["description"]
+
+
+def test_an_idempotency_key_replays_the_first_answer(client) -> None:
+    headers = {"Idempotency-Key": "order-42"}
+    first = upload(client, headers=headers, quality="60")
+    again = upload(client, headers=headers, quality="60")
+    other = upload(client, b"name,url\nB,http://e.com/b.jpg\n", headers=headers, quality="60")
+    assert (first.status_code, again.status_code, other.status_code) == (202, 200, 422)
+    assert again.json == first.json
+
+
+def test_an_unknown_job_is_404(client) -> None:
+    result = client.simulate_get("/status/nope")
+    assert result.status_code == 404 and "nope" in result.json["description"]
+
+
+def test_health_and_readiness(client) -> None:
+    assert client.simulate_get("/healthz").json == {"status": "ok"}
+    ready = client.simulate_get("/readyz")
+    assert ready.status_code == 200 and ready.json["status"] == "ready"
+
+
+def test_metrics_show_the_contract_families(client) -> None:
+    client.simulate_get("/healthz")
+    text = client.simulate_get("/metrics").text
+    for family in (
+        "imgpress_http_requests_total",
+        "imgpress_http_request_duration_seconds",
+        "imgpress_queue_messages",
+        "imgpress_images_total",
+        "imgpress_jobs_total",
+        "imgpress_image_input_bytes_total",
+        "imgpress_image_output_bytes_total",
+        "imgpress_image_process_seconds",
+    ):
+        assert f"# TYPE {family}" in text, family
+    assert 'route="/healthz"' in text
+
+
+def test_the_openapi_document_is_valid_and_true_to_the_routes(client) -> None:
+    from openapi_spec_validator import validate
+
+    from ops.config import load
+    from svc.app import STATIC_PREFIXES, routes
+
+    document = client.simulate_get("/openapi.json").json
+    validate(document)
+    static = {
+        f"{prefix}/{{{'path' if 'images' in prefix else 'file'}}}" for prefix in STATIC_PREFIXES
+    }
+    assert set(document["paths"]) == set(routes(load())) | static
