@@ -52,8 +52,11 @@ def test_a_job_completes_on_postgresql(tmp_path, origin, database) -> None:
         Receiver([200]) as receiver,
     ):
         photos = [origin.url(f"/photos/{n}") for n in ("coffee.jpg", "rocket.jpg")]
-        text = f'name,url\nA,"{photos[0]}, {photos[1]}"\nB,{photos[0]}\nC,{origin.url("/missing.jpg")}\n'
-        status = wait_completed(service, post_csv(service, text, webhook_url=receiver.url)["status_url"])
+        missing = origin.url("/missing.jpg")
+        text = f'name,url\nA,"{photos[0]}, {photos[1]}"\nB,{photos[0]}\nC,{missing}\n'
+        status = wait_completed(
+            service, post_csv(service, text, webhook_url=receiver.url)["status_url"]
+        )
         receiver.wait_for(1)
         assert (status["status"], status["total_images"]) == ("completed", 4)
         assert (status["processed_images"], status["failed_images"]) == (3, 1)
@@ -68,5 +71,7 @@ def _assert_rows_in_postgres(url: str, job_id: str) -> None:
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
         cursor.execute('SELECT status FROM "job" WHERE id = %s', (job_id,))
         assert cursor.fetchone() == ("completed",)
-        cursor.execute('SELECT count(*) FROM "image" i JOIN "job" j ON i.job = j.id WHERE j.id = %s', (job_id,))
+        cursor.execute(
+            'SELECT count(*) FROM "image" i JOIN "job" j ON i.job = j.id WHERE j.id = %s', (job_id,)
+        )
         assert cursor.fetchone() == (3,)
