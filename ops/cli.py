@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -15,6 +16,8 @@ from ops import config as config_module
 from ops import embedded
 
 GUNICORN_CONF = Path(__file__).with_name("gunicorn.conf.py")
+# The upload form's `format` values (svc/upload.py checks the same set).
+FORMATS = ("original", "jpeg", "webp", "avif", "png")
 
 
 def _serve_command(host: str, port: int, workers: int) -> list[str]:
@@ -118,13 +121,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not from {low} to {high}")
+        return value
+
+    return parse
+
+
 def _process_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("csv", type=Path)
     sub.add_argument("--out", type=Path, default=Path("."))
-    sub.add_argument("--format", default="original")
-    sub.add_argument("--quality", type=int)
-    sub.add_argument("--max-width", type=int)
-    sub.add_argument("--max-height", type=int)
+    sub.add_argument("--format", default="original", choices=FORMATS)
+    sub.add_argument("--quality", type=_bounded(1, 100))
+    sub.add_argument("--max-width", type=_bounded(1, 20_000))
+    sub.add_argument("--max-height", type=_bounded(1, 20_000))
     sub.add_argument("--threads", type=int, default=(os.cpu_count() or 2) * 2)
     sub.set_defaults(run=process)
 

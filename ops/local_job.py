@@ -68,8 +68,8 @@ def _export(job_id: str, out: Path, stem: str) -> tuple[Path, Path]:
 def _submit(args: argparse.Namespace) -> str:
     layout.inputs.mkdir(parents=True, exist_ok=True)
     copy = Path(tempfile.mkstemp(dir=layout.inputs, suffix=".part")[1])
-    shutil.copyfile(args.csv, copy)
     try:
+        shutil.copyfile(args.csv, copy)
         manifest = read_manifest(copy)
     except BaseException:
         copy.unlink(missing_ok=True)
@@ -84,6 +84,9 @@ def run_local_job(args: argparse.Namespace) -> int:
         job_id = _submit(args)
     except ManifestError as error:
         print(f"imgpress: {args.csv}: {error.description}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"imgpress: {args.csv}: {error.strerror or error}", file=sys.stderr)
         return 2
     worker = dramatiq.Worker(pipeline.broker, worker_threads=args.threads)
     worker.start()

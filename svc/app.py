@@ -35,8 +35,7 @@ class HttpMetrics:
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
     ) -> None:
         route = req.uri_template or _static_prefix(req.path)
-        status = resp.status if isinstance(resp.status, int) else int(str(resp.status)[:3])
-        metrics.HTTP_REQUESTS.labels(route, req.method, str(status)).inc()
+        metrics.HTTP_REQUESTS.labels(route, req.method, str(resp.status_code)).inc()
         metrics.HTTP_SECONDS.labels(route).observe(time.perf_counter() - req.context.started)
 
 
@@ -69,7 +68,7 @@ def _redis_answers() -> None:
 
 def routes(config: Config) -> dict[str, Any]:
     urls = PublicUrls(config.public_base_url)
-    upload = resources.UploadResource(config, Submissions(urls))
+    upload = resources.UploadResource(config, Layout(config.data_dir).inputs, Submissions(urls))
     return {
         "/upload": upload,
         "/upload/": upload,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import falcon
@@ -18,12 +19,13 @@ from svc.views import status_body
 
 
 class UploadResource:
-    def __init__(self, config: Config, submissions: Submissions) -> None:
+    def __init__(self, config: Config, inputs: Path, submissions: Submissions) -> None:
         self._config = config
+        self._inputs = inputs
         self._submissions = submissions
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        upload = read_upload(req, self._config, self._config.data_dir / "input")
+        upload = read_upload(req, self._config, self._inputs)
         accepted = self._submissions.accept(upload, req.get_header("Idempotency-Key"))
         resp.status = accepted.status
         resp.media = accepted.body

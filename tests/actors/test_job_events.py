@@ -1,0 +1,52 @@
+"""Every subject of contract §6 is published, failures of the job and of its webhook included."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+
+from actors import events
+from actors.happenings import CsvReceived
+from storage import jobs
+from tests.jobs import submit, wait_until_announced
+from tests.receiver import Receiver, poll
+from tests.recording_subscriber import seen
+
+
+def _wait_for_subject(job_id: str, subject: str) -> Counter[str]:
+    return poll(lambda: (c := Counter(i["subject"] for i in seen(job_id)))[subject] and c)
+
+
+def test_a_job_whose_csv_vanished_ends_failed_with_the_reason(worker) -> None:
+    # Given a job whose input CSV is gone before the split runs
+    job_id = secrets.token_urlsafe(12)
+    jobs.create_job(job_id, {"format": "original", "quality": 50}, 1, [], None)
+    # When csv.received is published
+    events.publish(CsvReceived(job_id))
+    job = wait_until_announced(job_id)
+    # Then the job failed, says why, and job.failed went out (not job.completed)
+    assert job.status == "failed" and "could not be read" in job.error
+    subjects = _wait_for_subject(job_id, "job.failed")
+    assert subjects["job.completed"] == 0
+
+
+def test_webhook_outcomes_are_published(origin, worker) -> None:
+    photo = origin.url("/photos/coffee.jpg")
+    with Receiver([200]) as good, Receiver([410]) as gone:
+        delivered = submit(f"name,url\nP,{photo}\n", webhook_url=good.url)
+        refused = submit(f"name,url\nP,{photo}\n", webhook_url=gone.url)
+        _wait_for_subject(delivered, "webhook.delivered")
+        _wait_for_subject(refused, "webhook.failed")
+    [event] = [i["event"] for i in seen(delivered) if i["subject"] == "webhook.delivered"]
+    assert (event["attempts"], event["status_code"], event["url"]) == (1, 200, good.url)
+
+
+def test_a_transient_origin_error_is_retried_then_recorded(origin, worker) -> None:
+    # Given an origin path that always answers 503 (IMGPRESS_FETCH_RETRIES=1 in the tests)
+    path = f"/busy-{secrets.token_hex(4)}.jpg"
+    origin.answer(path, 503)
+    job = wait_until_announced(submit(f"name,url\nP,{origin.url(path)}\n"))
+    # Then it was tried 1 + 1 times and failed with the vocabulary's reason
+    assert sum(r.path == path for r in origin.requests) == 2
+    [image] = jobs.images_of(job.id)
+    assert image.status == "failed" and image.error.startswith("upstream_error: ")
