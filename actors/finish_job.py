@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import dramatiq
@@ -21,19 +22,13 @@ _TIME_LIMIT_S = 600
 
 def outcomes(job_id: str, link: Callable[[str], str]) -> dict[str, ImageOutcome]:
     """Each distinct URL's result; `link` turns a stored image's path into what the CSVs show."""
-    return {
-        image.url: ImageOutcome(
-            status=image.status,
-            output_url=link(image.output_path) if image.output_path else None,
-            error=image.error,
-            input_bytes=image.input_bytes,
-            output_bytes=image.output_bytes,
-            width=image.width,
-            height=image.height,
-            format=image.format,
-        )
-        for image in jobs.images_of(job_id)
-    }
+    return {image.url: _report_entry(image.outcome, link) for image in jobs.images_of(job_id)}
+
+
+def _report_entry(outcome: jobs.Outcome, link: Callable[[str], str]) -> ImageOutcome:
+    facts = asdict(outcome)
+    path = facts.pop("output_path")
+    return ImageOutcome(output_url=link(path) if path else None, **facts)
 
 
 def write_outputs(

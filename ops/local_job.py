@@ -56,10 +56,10 @@ def _wait(job_id: str) -> jobs.JobView:
 def _export(job_id: str, out: Path, stem: str) -> tuple[Path, Path]:
     """Copy the images under OUT/images and write CSVs that name them relative to OUT."""
     for image in jobs.images_of(job_id):
-        if image.output_path:
-            target = out / "images" / image.output_path
+        if relative := image.outcome.output_path:
+            target = out / "images" / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(layout.image(image.output_path), target)
+            shutil.copyfile(layout.image(relative), target)
     paths = out / f"{stem}.output.csv", out / f"{stem}.report.csv"
     write_outputs(job_id, *paths, lambda relative: f"images/{relative}")
     return paths

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,34 +47,34 @@ class JobView:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What became of one image: written by the compress step, read by the report."""
+
+    status: str  # pending | ok | failed
+    error: str | None = None
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    output_path: str | None = None
+
+
+_OUTCOME_FIELDS = tuple(f.name for f in fields(Outcome))
+
+
+@dataclass(frozen=True)
 class ImageRecord:
     id: int
     job_id: str
     index: int
     url: str
     slots: int
-    status: str
-    error: str | None = None
-    input_bytes: int | None = None
-    output_bytes: int | None = None
-    width: int | None = None
-    height: int | None = None
-    format: str | None = None
-    output_path: str | None = None
+    outcome: Outcome
 
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one image: written by the compress step, read by the report."""
-
-    status: str  # ok | failed
-    error: str | None = None
-    input_bytes: int | None = None
-    output_bytes: int | None = None
-    width: int | None = None
-    height: int | None = None
-    format: str | None = None
-    output_path: str | None = None
+    @property
+    def status(self) -> str:
+        return self.outcome.status
 
 
 @dataclass(frozen=True)
@@ -128,20 +128,14 @@ def _job_view(job: Job) -> JobView:
 
 
 def _image_record(image: Image) -> ImageRecord:
+    outcome = Outcome(**{name: getattr(image, name) for name in _OUTCOME_FIELDS})
     return ImageRecord(
         id=image.id,
         job_id=image.job.id,
         index=image.index,
         url=image.url,
         slots=image.slots,
-        status=image.status,
-        error=image.error,
-        input_bytes=image.input_bytes,
-        output_bytes=image.output_bytes,
-        width=image.width,
-        height=image.height,
-        format=image.format,
-        output_path=image.output_path,
+        outcome=outcome,
     )
 
 
@@ -210,7 +204,7 @@ def record_outcome(image_id: int, outcome: Outcome) -> bool:
     image = Image.get_for_update(id=image_id)
     if image is None or image.status != "pending":
         return False
-    image.set(**{name: getattr(outcome, name) for name in Outcome.__dataclass_fields__})
+    image.set(**{name: getattr(outcome, name) for name in _OUTCOME_FIELDS})
     return True
 
 

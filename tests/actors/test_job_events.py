@@ -49,4 +49,4 @@ def test_a_transient_origin_error_is_retried_then_recorded(origin, worker) -> No
     # Then it was tried 1 + 1 times and failed with the vocabulary's reason
     assert sum(r.path == path for r in origin.requests) == 2
     [image] = jobs.images_of(job.id)
-    assert image.status == "failed" and image.error.startswith("upstream_error: ")
+    assert image.status == "failed" and image.outcome.error.startswith("upstream_error: ")
