@@ -14,8 +14,8 @@ from actors.broker import config
 from actors.errors import ImageFailure, PermanentFailure, TransientFailure
 from actors.happenings import Event, ImageCompressed, ImageFailed
 from actors.imaging import FORMAT_EXTENSIONS, Compressed, EncodeOptions, compress
-from actors.outcomes import settle
-from actors.runtime import fetcher, layout, urls
+from actors.outcomes import count, settle
+from actors.runtime import counter, fetcher, layout, urls
 from ops import metrics
 from storage.files import atomic_write_bytes
 from storage.jobs import Outcome
@@ -101,6 +101,11 @@ def _attempt(task: ImageTask) -> tuple[Outcome, Event]:
 )
 def compress_image(message: dict[str, Any]) -> None:
     task = ImageTask(**message)
+    if counter.is_counted(task.job_id, task.image_id):
+        # A redelivery of finished work: count again (that may end the job, if the first
+        # delivery died right after counting) but do not fetch and compress a second time.
+        count(task.job_id, task.image_id)
+        return
     started = time.perf_counter()
     outcome, event = _attempt(task)
     settle(task.job_id, task.image_id, outcome, event)

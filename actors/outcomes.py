@@ -17,6 +17,11 @@ def settle(job_id: str, image_id: int, outcome: jobs.Outcome, event: Event) -> N
         events.publish(event)
     # Counted even when the record was already there: a delivery that crashed between
     # recording and counting is finished by its redelivery.
+    count(job_id, image_id)
+
+
+def count(job_id: str, image_id: int) -> None:
+    """Count one image (idempotent); when none remain, hand the job to finish_job."""
     if counter.count(job_id, image_id).job_done:
         finish_job.send(job_id)
 

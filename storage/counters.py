@@ -53,6 +53,9 @@ class CompletionCounter:
         )
         return Count(first_time=bool(added), remaining=int(remaining))
 
+    def is_counted(self, job_id: str, image_id: int) -> bool:
+        return bool(self._client.sismember(self._keys(job_id)[1], str(image_id)))
+
     def forget(self, job_id: str) -> None:
         self._client.delete(*self._keys(job_id))
 
