@@ -21,11 +21,11 @@ from storage import db
 config = config_module.load()
 
 
-def _redis_url() -> str:
+def _redis_url() -> tuple[str, bool]:
+    """The broker's URL, and whether this process started the embedded server."""
     if config.redis_url:
-        return config.redis_url
-    url, _ = embedded.ensure_running(config.data_dir)
-    return url
+        return config.redis_url, False
+    return embedded.ensure_running(config.data_dir)
 
 
 def _build_broker(url: str) -> RedisBroker:
@@ -40,7 +40,7 @@ def _build_broker(url: str) -> RedisBroker:
     return built
 
 
-redis_url = _redis_url()
+redis_url, started_embedded_redis = _redis_url()
 broker = _build_broker(redis_url)
 dramatiq.set_broker(broker)
 client: redis.Redis = broker.client

@@ -7,9 +7,9 @@ so that it can route the events it publishes.
 from __future__ import annotations
 
 from actors import compress_image, deliver_webhook, finish_job, split_csv  # noqa: F401
-from actors.broker import broker, client, config
+from actors.broker import broker, client, config, started_embedded_redis
 from actors.events import load_modules
 
 load_modules(config.subscribers)
 
-__all__ = ["broker", "client", "config"]
+__all__ = ["broker", "client", "config", "started_embedded_redis"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -79,10 +81,19 @@ def _delays(raw: str) -> tuple[float, ...]:
 
 
 def _secret(raw: str) -> str | None:
+    """Checked here, at start-up: a bad key found at the first delivery would strand it."""
     raw = raw.strip()
-    if raw and not raw.startswith("whsec_"):
-        raise ConfigError("IMGPRESS_WEBHOOK_SECRET must look like whsec_<base64 key>")
-    return raw or None
+    if not raw:
+        return None
+    try:
+        key = base64.b64decode(raw.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        key = b""
+    if not raw.startswith("whsec_") or len(key) < 16:
+        raise ConfigError(
+            "IMGPRESS_WEBHOOK_SECRET must be whsec_ then a base64 key of at least 16 bytes"
+        )
+    return raw
 
 
 def from_env(env: Mapping[str, str]) -> Config:

@@ -9,6 +9,9 @@ threads = 4
 timeout = 120
 graceful_timeout = 20
 accesslog = "-"
+# gunicorn 25+ opens a control socket at one path per user; two services of one user
+# (tests, a second data dir) would fight over it, and we do not use it.
+control_socket_disable = True
 
 
 def child_exit(server: object, worker: object) -> None:

@@ -18,6 +18,7 @@ from actors.finish_job import write_outputs
 from actors.intake import open_job, read_manifest
 from actors.manifest import ManifestError
 from actors.runtime import layout
+from ops import embedded
 from storage import jobs
 
 _BAR = 30
@@ -80,6 +81,14 @@ def _submit(args: argparse.Namespace) -> str:
 
 
 def run_local_job(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    finally:
+        if pipeline.started_embedded_redis:
+            embedded.stop(pipeline.config.data_dir)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         job_id = _submit(args)
     except ManifestError as error:

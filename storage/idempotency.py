@@ -45,6 +45,14 @@ def remember(key: str, fingerprint: str, job_id: str, response: dict[str, Any]) 
     return Remembered(fingerprint, job_id, response)
 
 
+@db_session(retry=3)
+def forget(key: str) -> None:
+    """Drop a key whose job could not be opened, so that a retry of the request can succeed."""
+    entry = IdempotencyKey.get(key=key)
+    if entry is not None:
+        entry.delete()
+
+
 @db_session
 def _insert(key: str, fingerprint: str, job_id: str, response: dict[str, Any]) -> None:
     IdempotencyKey(

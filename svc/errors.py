@@ -46,9 +46,19 @@ def _unexpected(req: falcon.Request, resp: falcon.Response, error: Exception, pa
     _answer(resp, 500, "Internal error", "the server failed; the error was logged")
 
 
+def _serialize_falcon_error(
+    req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError
+) -> None:
+    """Falcon's own errors (404 for an unknown route, 405, a malformed body) in our shape."""
+    description = error.description or f"{req.method} {req.path}: {error.title}"
+    resp.content_type = falcon.MEDIA_JSON
+    resp.media = {"title": error.title, "description": description}
+
+
 def install(app: falcon.App) -> None:
     """Handlers are searched most-specific first: Falcon's own for HTTPError still wins over
     the catch-all, which only sees the unforeseen (and answers without a traceback)."""
+    app.set_error_serializer(_serialize_falcon_error)
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(ApiError, _api_error)
     app.add_error_handler(ManifestError, _manifest_error)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.intake import open_job, read_manifest
+from actors.manifest import Manifest
 from storage import idempotency
 from storage.files import PublicUrls
 from svc.errors import ApiError
@@ -46,8 +47,16 @@ class Submissions:
             ):
                 upload.discard()
                 return replay
-            open_job(job_id, upload.csv_path, manifest, upload.options, upload.webhook_url)
+            self._open(job_id, upload, manifest, idempotency_key)
         except BaseException:
             upload.discard()
             raise
         return Accepted(202, self._response(job_id))
+
+    def _open(self, job_id: str, upload: Upload, manifest: Manifest, key: str | None) -> None:
+        try:
+            open_job(job_id, upload.csv_path, manifest, upload.options, upload.webhook_url)
+        except BaseException:
+            if key:
+                idempotency.forget(key)  # the key must not name a job that never opened
+            raise

@@ -135,17 +135,15 @@ def test_imgpress_process_writes_outputs_relative_to_out(tmp_path: Path, origin)
     )
     out = tmp_path / "out"
     env = service_env(tmp_path / "state", 8000)
-    try:
-        done = subprocess.run(
-            imgpress("process", str(source), "--out", str(out), "--format", "webp"),
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            timeout=120,
-        )
-    finally:
-        embedded.stop(tmp_path / "state")
+    done = subprocess.run(
+        imgpress("process", str(source), "--out", str(out), "--format", "webp"),
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr.decode()
+    assert not embedded.is_running(tmp_path / "state")  # it stops the Redis it started
     rows = list(csv.reader((out / "shop.output.csv").open()))
     made = rows[1][-1]
     assert made.startswith("images/") and made.endswith(".webp")

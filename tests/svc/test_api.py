@@ -151,6 +151,13 @@ def test_an_idempotency_key_replays_the_first_answer(client) -> None:
     assert again.json == first.json
 
 
+def test_falcon_errors_carry_a_description_too(client) -> None:
+    unknown = client.simulate_get("/nowhere")
+    assert unknown.status_code == 404 and "/nowhere" in unknown.json["description"]
+    wrong = client.simulate_delete("/upload")
+    assert wrong.status_code == 405 and wrong.json["description"]
+
+
 def test_an_unknown_job_is_404(client) -> None:
     result = client.simulate_get("/status/nope")
     assert result.status_code == 404 and "nope" in result.json["description"]
