@@ -40,7 +40,7 @@ def status_body(job: JobView, urls: PublicUrls) -> dict[str, Any]:
         "processed_images": job.processed_images,
         "failed_images": job.failed_images,
         "progress": progress(job),
-        "skipped_rows": job.skipped_rows,
+        "skipped_rows": [{"row": r["row"], "reason": r["reason"]} for r in job.skipped_rows],
         "output_csv_url": urls.output_csv(job.id) if done else None,
         "report_url": urls.report(job.id) if done else None,
         "webhook": _webhook(job),
