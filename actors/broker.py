@@ -10,6 +10,8 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage, Retries
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 from ops import config as config_module
 from ops import (
@@ -19,6 +21,7 @@ from ops import (
 from storage import db
 
 config = config_module.load()
+_MAINTENANCE_CHANCE = 1_000_000  # per million commands: every one
 
 
 def _redis_url() -> tuple[str, bool]:
@@ -28,9 +31,29 @@ def _redis_url() -> tuple[str, bool]:
     return embedded.ensure_running(config.data_dir)
 
 
+def _patient_client(url: str) -> redis.Redis:
+    """A client that rides out a Redis restart (~20 s) instead of failing the command.
+
+    Without it a worker that finished an image while Redis restarted could neither count it
+    nor ack it, and Dramatiq would leave the message unacked until that worker restarts.
+    Every command of ours tolerates a repeat (the pipeline is idempotent), so a retry after
+    a lost reply is safe.
+    """
+    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries=12)
+    return redis.Redis.from_url(url, retry=retry, retry_on_error=[redis.ConnectionError])
+
+
 def _build_broker(url: str) -> RedisBroker:
-    # A dead worker's unacked messages return to the queue after the heartbeat timeout.
-    built = RedisBroker(url=url, heartbeat_timeout=config.redelivery_ms)
+    # A dead worker's unacked messages return to its queues once its heartbeat is older than
+    # the timeout, at the next "maintenance" a live worker runs on that queue. Dramatiq runs
+    # it on 0.1% of commands, which leaves recovery to chance (~100 s seen with an idle
+    # consumer polling once a second). On every command it costs one ZRANGEBYSCORE on the
+    # heartbeat set, and recovery becomes the timeout plus at most a poll interval.
+    built = RedisBroker(
+        client=_patient_client(url),
+        heartbeat_timeout=config.redelivery_ms,
+        maintenance_chance=_MAINTENANCE_CHANCE,
+    )
     for middleware in built.middleware:
         if isinstance(middleware, Retries):
             # Dramatiq's default (20 retries over weeks) is never right here; actors

@@ -34,4 +34,10 @@ def open_job(
     layout.inputs.mkdir(parents=True, exist_ok=True)
     csv_path.replace(layout.input_csv(job_id))
     jobs.create_job(job_id, options, len(manifest.slots), _skipped(manifest), webhook_url)
-    events.publish(CsvReceived(job_id))
+    try:
+        events.publish(CsvReceived(job_id))
+    except BaseException:
+        # Nothing will ever split it: take the job back rather than leave it pending.
+        jobs.delete_job(job_id)
+        layout.input_csv(job_id).unlink(missing_ok=True)
+        raise

@@ -7,9 +7,11 @@ so that it can route the events it publishes.
 from __future__ import annotations
 
 from actors import compress_image, deliver_webhook, finish_job, split_csv  # noqa: F401
-from actors.broker import broker, client, config, started_embedded_redis
+from actors.broker import broker, client, config, redis_url, started_embedded_redis
 from actors.events import load_modules
+from actors.watchdog import Watchdog
 
 load_modules(config.subscribers)
+broker.add_middleware(Watchdog())
 
-__all__ = ["broker", "client", "config", "started_embedded_redis"]
+__all__ = ["broker", "client", "config", "redis_url", "started_embedded_redis"]

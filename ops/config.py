@@ -41,6 +41,9 @@ class Config:
     # How long Redis keeps a dead worker's unacked messages before another
     # worker takes them back (Dramatiq's heartbeat timeout), in milliseconds.
     redelivery_ms: int = 60_000
+    # A job in which no image finished for this long (and whose work is no longer queued)
+    # is ended by the watchdog, its unfinished images failed with reason `timeout`.
+    job_deadline: float = 1800.0
 
     def with_changes(self, **changes: object) -> Config:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -128,6 +131,7 @@ def from_env(env: Mapping[str, str]) -> Config:
         ),
         webhook_timeout=_float(env, "IMGPRESS_WEBHOOK_TIMEOUT", 10.0),
         redelivery_ms=_int(env, "IMGPRESS_REDELIVERY_MS", 60_000, low=1000),
+        job_deadline=_float(env, "IMGPRESS_JOB_DEADLINE", 1800.0),
     )
 
 

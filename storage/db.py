@@ -53,6 +53,7 @@ class Image(Entity):
     height = Optional(int, nullable=True)
     format = Optional(str, nullable=True)
     output_path = Optional(str, nullable=True)
+    finished_at = Optional(datetime)  # when it stopped being pending: the watchdog's clock
     composite_key(job, index)
 
 

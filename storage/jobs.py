@@ -161,6 +161,14 @@ def create_job(
 
 
 @db_session(**_RETRY)
+def delete_job(job_id: str) -> None:
+    job = Job.get(id=job_id)
+    if job is not None:
+        job.images.clear()
+        job.delete()
+
+
+@db_session(**_RETRY)
 def get_job(job_id: str) -> JobView | None:
     job = Job.get(id=job_id)
     return _job_view(job) if job else None
@@ -204,7 +212,7 @@ def record_outcome(image_id: int, outcome: Outcome) -> bool:
     image = Image.get_for_update(id=image_id)
     if image is None or image.status != "pending":
         return False
-    image.set(**{name: getattr(outcome, name) for name in _OUTCOME_FIELDS})
+    image.set(finished_at=now(), **{name: getattr(outcome, name) for name in _OUTCOME_FIELDS})
     return True
 
 
@@ -248,3 +256,26 @@ def begin_webhook_attempt(job_id: str, attempt: int) -> bool:
 @db_session(**_RETRY)
 def record_webhook_result(job_id: str, state: str, status_code: int | None) -> None:
     Job.get(id=job_id).set(webhook_state=state, webhook_last_status=status_code)
+
+
+@dataclass(frozen=True)
+class Stalled:
+    job_id: str
+    status: str  # pending: never split; processing: images stopped moving
+    pending_images: list[ImageRecord]
+
+
+def _last_progress(job: Job) -> datetime:
+    latest = select(i.finished_at for i in job.images).max()
+    return max(latest, job.created_at) if latest else job.created_at
+
+
+@db_session(**_RETRY)
+def stalled_jobs(quiet_since: datetime) -> list[Stalled]:
+    """Unfinished jobs in which nothing has happened since `quiet_since`."""
+    unfinished = Job.select(lambda j: j.status in ("pending", "processing"))
+    return [
+        Stalled(job.id, job.status, _pending(job) if job.status == "processing" else [])
+        for job in unfinished.order_by(Job.created_at)
+        if job.created_at < quiet_since and _last_progress(job) < quiet_since
+    ]

@@ -7,7 +7,10 @@ import time
 from typing import Any
 
 import falcon
+import redis
 from pony.orm import db_session
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from actors import pipeline
 from ops import metrics
@@ -62,8 +65,14 @@ def _database_answers() -> None:
     db.select("SELECT 1")
 
 
+# Readiness must answer fast: its own client, no retries, a short timeout.
+_readiness_client = redis.Redis.from_url(
+    pipeline.redis_url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+)
+
+
 def _redis_answers() -> None:
-    pipeline.broker.client.ping()
+    _readiness_client.ping()
 
 
 def routes(config: Config) -> dict[str, Any]:

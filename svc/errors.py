@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 import falcon
+import pony.orm.dbapiprovider
+import redis
 
 from actors.manifest import ManifestError
 
@@ -55,6 +57,15 @@ def _serialize_falcon_error(
     resp.media = {"title": error.title, "description": description}
 
 
+def _backend_down(
+    req: falcon.Request, resp: falcon.Response, error: Exception, params: Any
+) -> None:
+    # Redis or the database is unreachable: the request did nothing, so it is safe to retry.
+    log.warning("backend unavailable on %s %s: %s", req.method, req.path, error)
+    _answer(resp, 503, "Service unavailable", "the queue or the database is unavailable; retry")
+    resp.retry_after = 5
+
+
 def install(app: falcon.App) -> None:
     """Handlers are searched most-specific first: Falcon's own for HTTPError still wins over
     the catch-all, which only sees the unforeseen (and answers without a traceback)."""
@@ -62,3 +73,5 @@ def install(app: falcon.App) -> None:
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(ApiError, _api_error)
     app.add_error_handler(ManifestError, _manifest_error)
+    app.add_error_handler(redis.RedisError, _backend_down)
+    app.add_error_handler(pony.orm.dbapiprovider.OperationalError, _backend_down)

@@ -20,11 +20,11 @@ class Delivery:
 class Receiver:
     """`answers` are used in turn (the last one repeats): e.g. [503, 503, 200]."""
 
-    def __init__(self, answers: list[int] | None = None) -> None:
+    def __init__(self, answers: list[int] | None = None, port: int = 0) -> None:
         self.answers = list(answers or [200])
         self.deliveries: list[Delivery] = []
         self._lock = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

@@ -43,8 +43,9 @@ def imgpress(*args: str) -> list[str]:
 
 
 class Service:
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, *, worker: bool = True, **env: str) -> None:
         self.data_dir = data_dir
+        self.worker = worker  # False: the API alone, so no job is ever worked on
         self.port = free_port()
         self.env = service_env(data_dir, self.port, **env)
         self.http = urllib3.PoolManager(retries=False, timeout=30)
@@ -61,13 +62,28 @@ class Service:
 
     def start(self) -> Service:
         self.processes["api"] = self._spawn("serve", "--port", str(self.port), "--workers", "2")
-        self.start_worker()
+        if self.worker:
+            self.start_worker()
         poll(self._ready, timeout=60, every=0.1)
         return self
 
     def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.data_dir.parent / f"{args[0]}.log", "ab")  # noqa: SIM115
-        return subprocess.Popen(imgpress(*args), env=self.env, cwd=ROOT, stdout=log, stderr=log)
+        # A session of its own, so that a test can kill a command with all its children.
+        return subprocess.Popen(
+            imgpress(*args),
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker and its processes, as a machine crash would."""
+        worker = self.processes.pop("worker")
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
 
     def _ready(self) -> bool:
         try:

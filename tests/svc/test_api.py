@@ -12,7 +12,8 @@ from urllib3 import encode_multipart_formdata
 
 from tests.receiver import poll
 
-GOOD_CSV = b"S. No, Product Name, Input URLs\n1,SKU1,https://example.com/a.jpg\n"
+# A loopback URL nobody listens on: the worker's attempts never leave this machine.
+GOOD_CSV = b"S. No, Product Name, Input URLs\n1,SKU1,http://127.0.0.1:9/a.jpg\n"
 
 
 @pytest.fixture(scope="module")
