@@ -67,8 +67,10 @@ def _store(task: ImageTask, result: Compressed, input_bytes: int) -> tuple[Outco
     return outcome, event
 
 
-def _failed(task: ImageTask, failure: ImageFailure) -> tuple[Outcome, Event]:
-    outcome = Outcome(status="failed", error=failure.report_text)
+def _failed(
+    task: ImageTask, failure: ImageFailure, input_bytes: int | None = None
+) -> tuple[Outcome, Event]:
+    outcome = Outcome(status="failed", error=failure.report_text, input_bytes=input_bytes)
     event = ImageFailed(task.job_id, task.image_id, task.url, failure.reason, failure.message)
     return outcome, event
 
@@ -81,14 +83,17 @@ def _is_last_attempt() -> bool:
 def _attempt(task: ImageTask) -> tuple[Outcome, Event]:
     try:
         download = fetcher.download(task.url)
-        result = compress(download.data, EncodeOptions(**task.options), config.max_pixels)
-        return _store(task, result, len(download.data))
     except PermanentFailure as failure:
         return _failed(task, failure)
     except TransientFailure as failure:
         if not _is_last_attempt():
             raise  # Dramatiq retries with backoff, freeing this thread meanwhile
         return _failed(task, failure)
+    try:
+        result = compress(download.data, EncodeOptions(**task.options), config.max_pixels)
+    except PermanentFailure as failure:  # the report still shows what was downloaded
+        return _failed(task, failure, len(download.data))
+    return _store(task, result, len(download.data))
 
 
 @dramatiq.actor(

@@ -77,3 +77,13 @@ def test_a_failing_subscriber_is_retried_and_disturbs_nothing(origin, worker) ->
     poll(lambda: client.lrange(f"test:flaky-ok:{job.id}", 0, -1))
     assert int(client.get(f"test:flaky:{job.id}") or 0) == 2  # failed once, then succeeded
     assert _settled_subjects(job.id, 3)["job.completed"] == 1
+
+
+def test_an_image_that_downloads_but_does_not_decode_reports_its_bytes(origin, worker) -> None:
+    from actors.runtime import layout
+
+    origin.serve("/page.jpg", b"<html>not a photo</html>", "image/jpeg")
+    job = wait_until_announced(submit(_csv([("P", origin.url("/page.jpg"))])))
+    report = list(csv.DictReader(io.StringIO(layout.report_csv(job.id).read_text())))
+    assert report[0]["status"] == "failed" and report[0]["error"].startswith("not_an_image")
+    assert report[0]["input_bytes"] == "24"
