@@ -26,6 +26,9 @@ from urllib.parse import urlsplit
 
 from actors.errors import PipelineError
 
+# A cell is bounded by IMGPRESS_MAX_CSV_BYTES, not by the csv module's 128 KiB default.
+csv.field_size_limit(2**31 - 1)
+
 # Friendly spellings, shown in error messages; matching uses their normalised form.
 PRODUCT_NAMES = ("Product Name", "Product", "Name")
 URL_NAMES = ("Input URLs", "Input Image URLs", "Image URLs", "URLs", "Image URL", "URL")
@@ -293,9 +296,6 @@ def _quoting_problem(row: int, message: str) -> str:
             f"row {row}: a quoted cell has text after its closing quote; "
             'a quote inside a quoted cell is written as ""'
         )
-    if "field larger than field limit" in message:
-        limit = csv.field_size_limit()
-        return f"row {row}: a cell is longer than {limit:,} characters (an unclosed quote?)"
     return f"row {row}: {message}"
 
 

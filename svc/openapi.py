@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ops.config import Config
-from svc.upload import FORMATS, MAX_DIMENSION
+from svc.upload import FORMATS, MAX_DIMENSION, MAX_FIELD_BYTES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -22,24 +22,53 @@ def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
     return {"type": [kind, "null"], **extra}
 
 
+# A blank field (empty, or only whitespace) is taken as left out, as a browser's form sends it.
+_BLANK = {"type": "string", "pattern": r"^\s*$"}
+
+
+def _or_blank(schema: dict[str, Any], **outer: Any) -> dict[str, Any]:
+    return {"anyOf": [schema, _BLANK], **outer}
+
+
 def _upload_form(config: Config) -> dict[str, Any]:
+    dimension = {"type": "integer", "minimum": 1, "maximum": MAX_DIMENSION}
     return {
         "type": "object",
         "required": ["file"],
+        "description": (
+            f"A blank field is the same as a field left out. Every field but `file` holds at "
+            f"most {MAX_FIELD_BYTES} bytes (413 past that); surrounding whitespace is ignored."
+        ),
         "properties": {
-            "file": {"type": "string", "format": "binary", "description": "the CSV"},
-            "webhook_url": {"type": "string", "format": "uri"},
-            "format": {"type": "string", "enum": list(FORMATS), "default": "original"},
-            "quality": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": 100,
-                "default": config.default_quality,
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "description": f"the CSV: UTF-8, at most {config.max_csv_bytes} bytes",
             },
-            "max_width": {"type": "integer", "minimum": 1, "maximum": MAX_DIMENSION},
-            "max_height": {"type": "integer", "minimum": 1, "maximum": MAX_DIMENSION},
+            "webhook_url": _or_blank(
+                {"type": "string", "format": "uri"},
+                description="absolute http(s) URL, without a user name or password",
+            ),
+            "format": _or_blank(
+                {"type": "string", "enum": list(FORMATS)},
+                default="original",
+                description="case-insensitive",
+            ),
+            "quality": _or_blank(
+                {"type": "integer", "minimum": 1, "maximum": 100},
+                default=config.default_quality,
+            ),
+            "max_width": _or_blank(dimension),
+            "max_height": _or_blank(dimension),
         },
         "additionalProperties": False,
+        "examples": [
+            {
+                "file": "S. No, Product Name, Input URLs\n1,SKU1,https://example.com/a.jpg\n",
+                "format": "webp",
+                "quality": 70,
+            }
+        ],
     }
 
 
@@ -66,7 +95,7 @@ def _upload(config: Config) -> dict[str, Any]:
                     "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
                 },
                 "200": _json(accepted, "the same Idempotency-Key again: the first response"),
-                **_errors(400, 413, 415, 422),
+                **_errors(400, 413, 415, 422, 503),
             },
         }
     }
@@ -86,10 +115,25 @@ def _status() -> dict[str, Any]:
             ],
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/Status"}, "the job"),
-                **_errors(404),
+                **_errors(404, 503),
             },
         }
     }
+
+
+def _json_get(summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+    return {"get": {"summary": summary, "responses": responses}}
+
+
+def _readiness() -> dict[str, Any]:
+    ready = {"$ref": "#/components/schemas/Readiness"}
+    return _json_get(
+        "Redis and the database answer",
+        {
+            "200": _json(ready, "both answer"),
+            "503": _json(ready, "one does not; `failures` says which and why"),
+        },
+    )
 
 
 def _plain(summary: str, content_type: str, *codes: int) -> dict[str, Any]:
@@ -140,8 +184,25 @@ def _schemas() -> dict[str, Any]:
     return {
         "Error": {
             "type": "object",
-            "required": ["title"],
+            "required": ["title", "description"],
             "properties": {"title": {"type": "string"}, "description": {"type": "string"}},
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"type": "string", "enum": ["ok"]}},
+        },
+        "Readiness": {
+            "type": "object",
+            "required": ["status", "failures"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ready", "unavailable"]},
+                "failures": {
+                    "type": "object",
+                    "description": "what failed (redis, database), with the error",
+                    "additionalProperties": {"type": "string"},
+                },
+            },
         },
         "Accepted": {
             "type": "object",
@@ -158,7 +219,7 @@ def _schemas() -> dict[str, Any]:
 
 def document(config: Config) -> dict[str, Any]:
     upload = _upload(config)
-    ready = _plain("Redis and the database answer", "application/json", 503)
+    health = {"$ref": "#/components/schemas/Health"}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -171,10 +232,12 @@ def document(config: Config) -> dict[str, Any]:
             "/upload": upload,
             "/upload/": upload,
             "/status/{request_id}": _status(),
-            "/healthz": _plain("The process is up", "application/json"),
-            "/readyz": ready,
+            "/healthz": _json_get("The process is up", {"200": _json(health, "it is")}),
+            "/readyz": _readiness(),
             "/metrics": _plain("Prometheus metrics", "text/plain"),
-            "/openapi.json": _plain("This document", "application/json"),
+            "/openapi.json": _json_get(
+                "This document", {"200": _json({"type": "object"}, "an OpenAPI 3.1 document")}
+            ),
             "/output_csv/{file}": _file("An output CSV", "text/csv", "file"),
             "/reports/{file}": _file("A report CSV", "text/csv", "file"),
             "/output_images/{path}": _file("An output image", "image/*", "path"),

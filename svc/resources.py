@@ -13,7 +13,7 @@ from ops.config import Config
 from storage import jobs
 from storage.files import PublicUrls
 from svc.errors import ApiError
-from svc.submission import Submissions
+from svc.submission import REQUEST_ID, Submissions
 from svc.upload import read_upload
 from svc.views import status_body
 
@@ -37,7 +37,7 @@ class StatusResource:
         self._urls = urls
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, request_id: str) -> None:
-        job = jobs.get_job(request_id)
+        job = jobs.get_job(request_id) if REQUEST_ID.fullmatch(request_id) else None
         if job is None:
             raise ApiError(404, "Not found", f"no job has the request_id {request_id!r}")
         resp.media = status_body(job, self._urls)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,14 @@ from storage import idempotency
 from storage.files import PublicUrls
 from svc.errors import ApiError
 from svc.upload import Upload
+
+# What a request_id can look like: secrets.token_urlsafe's alphabet. Anything else names no
+# job, and is answered without asking the database (Pony strips a str key: "%09" becomes "").
+REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+
+def new_request_id() -> str:
+    return secrets.token_urlsafe(16)  # unguessable, not a counter
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,7 @@ class Submissions:
     def accept(self, upload: Upload, idempotency_key: str | None) -> Accepted:
         try:
             manifest = read_manifest(upload.csv_path)
-            job_id = secrets.token_urlsafe(16)  # unguessable, not a counter
+            job_id = new_request_id()
             if idempotency_key and (
                 replay := self._replay(idempotency_key, upload.fingerprint, job_id)
             ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,14 +13,19 @@ from urllib.parse import urlsplit
 
 import falcon
 
-from actors.guard import is_blocked_literal
+from actors.errors import PermanentFailure
+from actors.guard import check_url, is_blocked_literal
 from ops.config import Config
 from svc.errors import ApiError, bad_request
 
 FORMATS = ("original", "jpeg", "webp", "avif", "png")
 FIELDS = ("file", "webhook_url", "format", "quality", "max_width", "max_height")
 MAX_DIMENSION = 20_000
+# Every field but the CSV is a short value; a bigger one is refused before it is buffered.
+MAX_FIELD_BYTES = 8 * 1024
 _CHUNK = 64 * 1024
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
 @dataclass
@@ -59,24 +65,43 @@ def _save_file(part: Any, folder: Path, limit: int, digest: Any) -> Path:
     return Path(name)
 
 
+def _shown(raw: str | None) -> str:
+    """A value quoted in an error, cut short: a field may hold up to MAX_FIELD_BYTES."""
+    return repr(raw if raw is None or len(raw) <= 60 else raw[:60] + "...")
+
+
 def _int_field(name: str, raw: str, low: int, high: int) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise bad_request(
-            f"{name} must be a whole number from {low} to {high}, not {raw!r}"
-        ) from None
-    if not low <= value <= high:
-        raise bad_request(f"{name} must be from {low} to {high}, not {value}")
-    return value
+    # ASCII digits only: int() would also take "1_000", "+5" and other scripts' digits.
+    if not _WHOLE_NUMBER.fullmatch(raw):
+        raise bad_request(f"{name} must be a whole number from {low} to {high}, not {_shown(raw)}")
+    if len(raw) > 9 or not low <= int(raw) <= high:  # int() of 4,301+ digits would raise
+        raise bad_request(f"{name} must be from {low} to {high}, not {_shown(raw)[1:-1]}")
+    return int(raw)
 
 
 def _webhook_url(raw: str, allow_private: bool) -> str:
     url = raw.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise bad_request(f"webhook_url must be an absolute http(s) URL, not {raw!r}")
-    if not allow_private and is_blocked_literal(parts.hostname):
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise bad_request(f"webhook_url must be an absolute http(s) URL, not {_shown(raw)}")
+    if "@" in parts.netloc:
+        # Refused as the fetch guard refuses it; the credentials are not echoed back.
+        raise bad_request(
+            "webhook_url must not hold a user name or password (user@host); "
+            "verify deliveries with the webhook signature instead"
+        )
+    if _SPACE_OR_CONTROL.search(url):
+        raise bad_request(
+            f"webhook_url must not contain spaces or control characters: {_shown(raw)}"
+        )
+    try:
+        host = check_url(url).host
+    except PermanentFailure as refused:
+        raise bad_request(f"webhook_url cannot be used: {refused.message}") from None
+    if not allow_private and is_blocked_literal(host):
         raise bad_request(
             f"webhook_url points at {parts.hostname}, a loopback, private or reserved address"
         )
@@ -86,7 +111,9 @@ def _webhook_url(raw: str, allow_private: bool) -> str:
 def _options(fields: dict[str, str], config: Config) -> dict[str, Any]:
     fmt = fields.get("format", "").strip().lower() or "original"
     if fmt not in FORMATS:
-        raise bad_request(f"format must be one of {', '.join(FORMATS)}, not {fields['format']!r}")
+        raise bad_request(
+            f"format must be one of {', '.join(FORMATS)}, not {_shown(fields['format'])}"
+        )
     quality = fields.get("quality", "").strip()
     options: dict[str, Any] = {
         "format": fmt,
@@ -98,37 +125,85 @@ def _options(fields: dict[str, str], config: Config) -> dict[str, Any]:
     return options
 
 
-def _check_field(name: str, seen: dict[str, str], has_file: bool) -> None:
+def _check_field(name: str | None, seen: dict[str, str], has_file: bool) -> None:
     if name not in FIELDS:
-        raise bad_request(f"unknown form field {name!r}; the fields are: {', '.join(FIELDS)}")
+        raise bad_request(f"unknown form field {_shown(name)}; the fields are: {', '.join(FIELDS)}")
     if name in seen or (name == "file" and has_file):
         raise bad_request(f"the form field {name!r} is given more than once")
 
 
-def read_upload(req: falcon.Request, config: Config, folder: Path) -> Upload:
-    """Parse the form; a rejected upload leaves no file behind."""
-    if req.content_type is None or not req.content_type.startswith("multipart/form-data"):
+def _require_multipart(req: falcon.Request) -> None:
+    media_type = (req.content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != "multipart/form-data":
         raise ApiError(
             415,
             "Unsupported media type",
-            f"send the CSV as multipart/form-data with a 'file' field, not {req.content_type!r}",
+            "send the CSV as multipart/form-data with a 'file' field, "
+            f"not {_shown(req.content_type)}",
         )
-    digest = hashlib.sha256()
-    fields: dict[str, str] = {}
-    csv_path: Path | None = None
+
+
+def _form(req: falcon.Request) -> Any:
+    # Not req.get_media(): Falcon looks its handler up by the exact Content-Type, but a media
+    # type is case-insensitive (RFC 9110), so "Multipart/Form-Data" is a form too.
+    handler = req.options.media_handlers[falcon.MEDIA_MULTIPART]
+    return handler.deserialize(req.bounded_stream, req.content_type, req.content_length)
+
+
+def _read_field(part: Any) -> str:
+    data = part.stream.read(MAX_FIELD_BYTES + 1)
+    if len(data) > MAX_FIELD_BYTES:
+        raise ApiError(
+            413,
+            "Payload too large",
+            f"the form field {part.name!r} is over the {MAX_FIELD_BYTES:,}-byte limit of a "
+            "field; only the CSV ('file') may be large",
+        )
     try:
-        for part in req.get_media():
-            _check_field(part.name, fields, csv_path is not None)
+        return str(data, "utf-8")
+    except UnicodeDecodeError:
+        raise bad_request(f"the form field {part.name!r} is not UTF-8 text") from None
+
+
+@dataclass
+class _Form:
+    fields: dict[str, str] = field(default_factory=dict)
+    csv_path: Path | None = None
+
+    def discard(self) -> None:
+        if self.csv_path is not None:
+            self.csv_path.unlink(missing_ok=True)
+
+
+def _read_parts(
+    req: falcon.Request, form: _Form, config: Config, folder: Path, digest: Any
+) -> None:
+    try:
+        for part in _form(req):
+            _check_field(part.name, form.fields, form.csv_path is not None)
             if part.name == "file":
-                csv_path = _save_file(part, folder, config.max_csv_bytes, digest)
+                form.csv_path = _save_file(part, folder, config.max_csv_bytes, digest)
             else:
-                fields[part.name] = part.get_text() or ""
-        if csv_path is None:
+                form.fields[part.name] = _read_field(part)
+    except falcon.MediaMalformedError as error:
+        raise bad_request(
+            f"the multipart/form-data body is malformed or cut short ({error.description}): "
+            "send the whole form again, ending with its closing boundary"
+        ) from None
+
+
+def read_upload(req: falcon.Request, config: Config, folder: Path) -> Upload:
+    """Parse the form; a rejected upload leaves no file behind."""
+    _require_multipart(req)
+    digest = hashlib.sha256()
+    form = _Form()
+    try:
+        _read_parts(req, form, config, folder, digest)
+        if form.csv_path is None:
             raise bad_request("the form has no 'file' field: attach the CSV as 'file'")
-        return _finish(csv_path, fields, config, digest)
+        return _finish(form.csv_path, form.fields, config, digest)
     except BaseException:
-        if csv_path is not None:
-            csv_path.unlink(missing_ok=True)
+        form.discard()
         raise
 
 

@@ -77,8 +77,13 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes(service, orig
         IMAGES,
         0,
     )
+
     # (subscriber messages the dead worker held come back too, in their own time)
-    events = poll(lambda: (e := _events(service, request_id))["image.compressed"] >= IMAGES and e)
+    def all_seen() -> Counter[str] | None:
+        events = _events(service, request_id)
+        return events if events["image.compressed"] >= IMAGES and events["job.completed"] else None
+
+    events = poll(all_seen)
     assert events["job.completed"] == 1 and events["image.compressed"] == IMAGES
 
 
