@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from storage.files import atomic_write_bytes
 from storage.jobs import Outcome
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_compress_slots = threading.BoundedSemaphore(config.compress_slots)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ def _attempt(task: ImageTask) -> tuple[Outcome, Event]:
             raise  # Dramatiq retries with backoff, freeing this thread meanwhile
         return _failed(task, failure)
     try:
-        result = compress(download.data, EncodeOptions(**task.options), config.max_pixels)
+        with _compress_slots:
+            result = compress(download.data, EncodeOptions(**task.options), config.max_pixels)
     except PermanentFailure as failure:  # the report still shows what was downloaded
         return _failed(task, failure, len(download.data))
     return _store(task, result, len(download.data))

@@ -44,6 +44,9 @@ class Config:
     # A job in which no image finished for this long (and whose work is no longer queued)
     # is ended by the watchdog, its unfinished images failed with reason `timeout`.
     job_deadline: float = 1800.0
+    # Images decoded and encoded at once per worker process. Threads beyond it only download:
+    # they hide origin latency without multiplying the memory a large image takes.
+    compress_slots: int = 1
 
     def with_changes(self, **changes: object) -> Config:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -132,6 +135,7 @@ def from_env(env: Mapping[str, str]) -> Config:
         webhook_timeout=_float(env, "IMGPRESS_WEBHOOK_TIMEOUT", 10.0),
         redelivery_ms=_int(env, "IMGPRESS_REDELIVERY_MS", 60_000, low=1000),
         job_deadline=_float(env, "IMGPRESS_JOB_DEADLINE", 1800.0),
+        compress_slots=_int(env, "IMGPRESS_COMPRESS_SLOTS", 1, low=1),
     )
 
 
