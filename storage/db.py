@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from pony.orm import Database, Json, Optional, PrimaryKey, Required, Set, composite_key
+from pony.orm import (
+    Database,
+    Json,
+    Optional,
+    PrimaryKey,
+    Required,
+    Set,
+    composite_index,
+    composite_key,
+)
 
 db = Database()
 # Pony builds entity classes at run time; typed as Any so mypy checks our code, not Pony's.
@@ -55,6 +64,7 @@ class Image(Entity):
     output_path = Optional(str, nullable=True)
     finished_at = Optional(datetime)  # when it stopped being pending: the watchdog's clock
     composite_key(job, index)
+    composite_index(job, status, slots)  # status counts per job, read from the index alone
 
 
 class IdempotencyKey(Entity):

@@ -9,6 +9,7 @@ from typing import Any
 
 from pony.orm import commit, db_session, select
 
+from storage import reads
 from storage.db import Image, Job
 
 # SQLite answers "database is locked" past its busy timeout and PostgreSQL can abort a
@@ -170,8 +171,36 @@ def delete_job(job_id: str) -> None:
 
 @db_session(**_RETRY)
 def get_job(job_id: str) -> JobView | None:
-    job = Job.get(id=job_id)
-    return _job_view(job) if job else None
+    row = reads.job_row(job_id)
+    return _view_of_row(row) if row else None
+
+
+def _view_of_row(row: dict[str, Any]) -> JobView:
+    if row["processed_images"] is None:
+        sums = reads.slot_counts(row["id"])
+        row.update(processed_images=sums.get("ok", 0), failed_images=sums.get("failed", 0))
+    webhook = None
+    if row["webhook_url"]:
+        webhook = WebhookView(
+            row["webhook_url"],
+            row["webhook_state"] or "pending",
+            row["webhook_attempts"],
+            row["webhook_last_status"],
+        )
+    return JobView(
+        id=row["id"],
+        status=row["status"],
+        created_at=reads.as_datetime(row["created_at"]),
+        completed_at=reads.as_optional_datetime(row["completed_at"]),
+        error=row["error"],
+        options=reads.as_json(row["options"]),
+        total_images=row["total_images"],
+        processed_images=row["processed_images"],
+        failed_images=row["failed_images"] or 0,
+        skipped_rows=reads.as_json(row["skipped_rows"]),
+        webhook=webhook,
+        announced=bool(row["announced"]),
+    )
 
 
 @db_session(**_RETRY)
