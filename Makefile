@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check clean
+.PHONY: run test lint check clean bench
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/mypy
 
 check: lint test
+
+bench: $(STAMP)  ## the benchmark of issue 4: figures, ratios and PASS/FAIL, also in var/bench/last.json
+	$(BIN)/python -m ops.bench
 
 clean:
 	rm -rf $(VENV) var *.egg-info .pytest_cache .mypy_cache .ruff_cache
