@@ -51,6 +51,7 @@ MIXED_SIZES = (
     (3464, 2309),
 )
 TWO_MP = (1920, 1080)
+PRODUCT = (1000, 1000)  # a typical e-commerce product photo
 TWENTY_FOUR_MP = (6000, 4000)
 
 DESCRIPTION = (
@@ -83,6 +84,10 @@ def mixed_set(count: int) -> list[PhotoSpec]:
 
 def two_mp_set(count: int) -> list[PhotoSpec]:
     return [PhotoSpec(f"twomp-{n:03d}", *TWO_MP) for n in range(count)]
+
+
+def product_set(count: int) -> list[PhotoSpec]:
+    return [PhotoSpec(f"product-{n:03d}", *PRODUCT) for n in range(count)]
 
 
 def huge_set(count: int) -> list[PhotoSpec]:
