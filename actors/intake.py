@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from actors import events
 from actors.broker import config
 from actors.happenings import CsvReceived
-from actors.manifest import Manifest, parse_manifest
+from actors.manifest import Manifest, ManifestSummary, parse_manifest, summarise_file
 from actors.runtime import layout
 from storage import jobs
 
@@ -19,21 +19,36 @@ def read_manifest(csv_path: Path) -> Manifest:
     return parse_manifest(data, max_rows=config.max_rows, max_images=config.max_images)
 
 
-def _skipped(manifest: Manifest) -> list[dict[str, Any]]:
-    return [{"row": row.number, "reason": row.skip_reason} for row in manifest.skipped]
+def summarise(csv_path: Path) -> ManifestSummary:
+    """`read_manifest`'s checks, streamed: what `open_job` needs, in memory that does not grow
+    with the file. Raises ManifestError (400/413) for a CSV the contract refuses."""
+    return summarise_file(csv_path, max_rows=config.max_rows, max_images=config.max_images)
+
+
+class JobCounts(Protocol):
+    """What opening a job needs of a CSV: a `Manifest` or a `ManifestSummary`."""
+
+    @property
+    def total_slots(self) -> int: ...
+
+    def skipped_rows(self) -> list[tuple[int, str]]: ...
+
+
+def _skipped(manifest: JobCounts) -> list[dict[str, Any]]:
+    return [{"row": number, "reason": reason} for number, reason in manifest.skipped_rows()]
 
 
 def open_job(
     job_id: str,
     csv_path: Path,
-    manifest: Manifest,
+    manifest: JobCounts,
     options: dict[str, Any],
     webhook_url: str | None,
 ) -> None:
     """Move the CSV into place, record the job, publish csv.received."""
     layout.inputs.mkdir(parents=True, exist_ok=True)
     csv_path.replace(layout.input_csv(job_id))
-    jobs.create_job(job_id, options, len(manifest.slots), _skipped(manifest), webhook_url)
+    jobs.create_job(job_id, options, manifest.total_slots, _skipped(manifest), webhook_url)
     try:
         events.publish(CsvReceived(job_id))
     except BaseException:

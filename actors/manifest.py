@@ -1,6 +1,8 @@
 """The uploaded CSV read into products and image slots (contract §2).
 
 Pure: bytes in, a `Manifest` out, or a `ManifestError` that says what is wrong and where.
+`summarise_file` applies the same checks to a stored file read in bounded chunks and keeps only
+the counts (the API's needs), so its memory does not grow with the file.
 Decisions the contract leaves open:
 - Blank records (every cell empty after trimming) are not data rows: they are neither processed
   nor reported nor counted against the row limit, but they keep their place in the row
@@ -18,10 +20,11 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import BinaryIO, TextIO
 from urllib.parse import urlsplit
 
 from actors.errors import PipelineError
@@ -50,6 +53,10 @@ _BLANK_LINE = re.compile(r"(?:[^\S\r\n]|[,;])*(?:\r\n?|\n)")
 # An unclosed quote in the header must not make us scan a 20 MB file character by character.
 _HEADER_SCAN_LIMIT = 65536
 _SHOWN_COLUMNS = 20
+# What summarise_file reads at a time.
+_CHUNK_BYTES = 256 * 1024
+# The part of a blank line seen before its line end (see _BLANK_LINE).
+_BLANK_PART = re.compile(r"(?:[^\S\r\n]|[,;])*")
 _OTHER_BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"),
     (codecs.BOM_UTF32_BE, "UTF-32"),
@@ -135,6 +142,27 @@ class Manifest:
     def invalid_urls(self) -> list[str]:
         return list(dict.fromkeys(slot.url for slot in self.slots if not slot.valid))
 
+    @property
+    def total_slots(self) -> int:
+        return sum(len(row.slots) for row in self.rows)
+
+    def skipped_rows(self) -> list[tuple[int, str]]:
+        return [(row.number, row.skip_reason) for row in self.rows if row.skip_reason]
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestSummary:
+    """What an accepted CSV holds, counted: its columns, its data rows (skipped ones included),
+    its image slots and the skipped rows with their reasons."""
+
+    columns: Columns
+    rows: int
+    total_slots: int
+    skipped: list[tuple[int, str]]
+
+    def skipped_rows(self) -> list[tuple[int, str]]:
+        return list(self.skipped)
+
 
 def parse_manifest(data: bytes, *, max_rows: int, max_images: int) -> Manifest:
     """Read an uploaded CSV, or raise `ManifestError` (400 malformed, 413 past a limit)."""
@@ -144,6 +172,29 @@ def parse_manifest(data: bytes, *, max_rows: int, max_images: int) -> Manifest:
     return Manifest(
         columns.delimiter, columns.header, columns.product, columns.url, columns.serial, rows
     )
+
+
+def summarise_file(path: Path, *, max_rows: int, max_images: int) -> ManifestSummary:
+    """`parse_manifest`'s checks and counts on a stored file, or the same `ManifestError`; the
+    file is read in bounded chunks and no row is kept, skipped rows' numbers and reasons aside."""
+    with path.open("rb") as raw:
+        _check_stream(raw)
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        delimiter = _stream_delimiter(stream)
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        columns, records = _header(_records(stream, delimiter), delimiter)
+        rows = slots = 0
+        skipped: list[tuple[int, str]] = []
+        for number, cells in islice(records, max_rows):
+            _, urls, reason = _outcome(cells, columns)
+            rows += 1
+            if reason:
+                skipped.append((number, reason))
+            else:
+                slots += len(urls)
+        _check_rows(rows + sum(1 for _ in records), max_rows)
+    _check_images(slots, max_images)
+    return ManifestSummary(columns, rows, slots, skipped)
 
 
 def load_manifest(path: Path, *, max_rows: int, max_images: int) -> Manifest:
@@ -193,11 +244,14 @@ def _decode(data: bytes) -> str:
         return str(memoryview(data)[start:], "utf-8")
     except UnicodeDecodeError as error:
         offset = start + error.start
-        raise _invalid(
-            f"the file is not UTF-8: byte 0x{data[offset]:02x} at offset {offset} "
-            f"(line {_line_of(data, offset)}) cannot be decoded; save it as UTF-8 "
-            '(in Excel: "CSV UTF-8") and upload it again'
-        ) from None
+        raise _not_utf8(data[offset], offset, _line_of(data, offset)) from None
+
+
+def _not_utf8(byte: int, offset: int, line: int) -> ManifestError:
+    return _invalid(
+        f"the file is not UTF-8: byte 0x{byte:02x} at offset {offset} (line {line}) cannot be "
+        'decoded; save it as UTF-8 (in Excel: "CSV UTF-8") and upload it again'
+    )
 
 
 def _refuse_empty(data: bytes) -> None:
@@ -215,15 +269,22 @@ def _refuse_other_encodings(data: bytes) -> None:
 
 
 def _refuse_binary(data: bytes) -> None:
+    _refuse_magic(data)
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise _holds_nul(nul, _line_of(data, nul))
+
+
+def _refuse_magic(data: bytes) -> None:
     for magic, kind in _MAGIC:
         if data.startswith(magic):
             raise _invalid(f"the file looks binary, not a CSV: it starts like {kind}")
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise _invalid(
-            "the file looks binary, not a CSV: "
-            f"it holds a NUL byte at offset {nul} (line {_line_of(data, nul)})"
-        )
+
+
+def _holds_nul(offset: int, line: int) -> ManifestError:
+    return _invalid(
+        f"the file looks binary, not a CSV: it holds a NUL byte at offset {offset} (line {line})"
+    )
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -233,6 +294,54 @@ def _line_of(data: bytes, offset: int) -> int:
     return complete + 1 if not before or before.endswith((b"\n", b"\r")) else complete
 
 
+def _check_stream(raw: BinaryIO) -> None:
+    """`_decode`'s checks, in the same order, on a file read in bounded chunks."""
+    chunk = raw.read(_CHUNK_BYTES)
+    if len(chunk) < _CHUNK_BYTES:  # the whole file
+        _refuse_empty(chunk)
+    _refuse_other_encodings(chunk)
+    _refuse_magic(chunk)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = breaks = 0  # where `chunk` starts, and the line breaks before it
+    after_cr = False  # the byte before `chunk` is a CR (a CRLF split in two is one break)
+    not_utf8: ManifestError | None = None  # raised only if no NUL byte follows, as _decode does
+    while chunk:
+        nul = chunk.find(b"\x00")
+        if nul >= 0:
+            raise _holds_nul(offset + nul, breaks + _breaks(chunk[:nul], after_cr) + 1)
+        if not_utf8 is None:
+            pending = len(decoder.getstate()[0])  # a sequence begun in the previous chunk
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                # A pending sequence holds no line break: its bytes are all >= 0x80.
+                within = max(error.start - pending, 0)
+                line = breaks + _breaks(chunk[:within], after_cr) + 1
+                not_utf8 = _not_utf8(
+                    error.object[error.start], offset - pending + error.start, line
+                )
+        breaks += _breaks(chunk, after_cr)
+        after_cr = chunk.endswith(b"\r")
+        offset += len(chunk)
+        chunk = raw.read(_CHUNK_BYTES)
+    if not_utf8 is None:
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as error:
+            not_utf8 = _not_utf8(
+                error.object[error.start], offset - pending + error.start, breaks + 1
+            )
+    if not_utf8 is not None:
+        raise not_utf8
+
+
+def _breaks(data: bytes, after_cr: bool) -> int:
+    """Line breaks in `data` as _line_of counts them: LF, CRLF and a lone CR."""
+    count = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    return count - 1 if after_cr and data.startswith(b"\n") else count
+
+
 # --- text to records -------------------------------------------------------------------------
 
 
@@ -240,15 +349,39 @@ def _open(data: bytes) -> tuple[Columns, Iterator[tuple[int, list[str]]]]:
     """The header's columns, and an iterator over the non-blank records after it."""
     text = _decode(data)
     delimiter = _detect_delimiter(text)
-    records = (record for record in _records(text, delimiter) if not _is_blank(record[1]))
-    first = next(records, None)
+    return _header(_records(io.StringIO(text, newline=""), delimiter), delimiter)
+
+
+def _header(
+    records: Iterator[tuple[int, list[str]]], delimiter: str
+) -> tuple[Columns, Iterator[tuple[int, list[str]]]]:
+    non_blank = (record for record in records if not _is_blank(record[1]))
+    first = next(non_blank, None)
     if first is None:
         raise _invalid("the file is empty: it holds only blank lines")
-    return _columns(delimiter, first[1]), records
+    return _columns(delimiter, first[1]), non_blank
 
 
 def _detect_delimiter(text: str) -> str:
-    counts = _count_delimiters(text, _header_start(text))
+    return _most_common(_count_delimiters(text, _header_start(text)))
+
+
+def _stream_delimiter(stream: TextIO) -> str:
+    """`_detect_delimiter` on a text stream, holding at most two scan limits of it."""
+    head = ""  # the start of a line read so far, blank up to where the text ends
+    while piece := stream.read(_HEADER_SCAN_LIMIT):
+        text = head + piece
+        rest = text[_header_start(text) :]
+        if not _BLANK_PART.fullmatch(rest):  # the header line, or the first non-blank one
+            more = stream.read(max(_HEADER_SCAN_LIMIT - len(rest), 0))
+            return _most_common(_count_delimiters(rest + more, 0))
+        # Only spaces and delimiters so far, which is all _count_delimiters would read of it
+        # if it turns out to be the header line.
+        head = rest[:_HEADER_SCAN_LIMIT]
+    return _most_common(_count_delimiters(head, 0))
+
+
+def _most_common(counts: dict[str, int]) -> str:
     most = max(counts.values())
     return next(delimiter for delimiter in _DELIMITERS if counts[delimiter] == most)
 
@@ -276,10 +409,10 @@ def _count_delimiters(text: str, start: int) -> dict[str, int]:
     return counts
 
 
-def _records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Every record with its spreadsheet row number; a quoted cell with line breaks is one row."""
-    stream = io.StringIO(text, newline="")
-    reader = csv.reader(stream, delimiter=delimiter, strict=True, skipinitialspace=True)
+def _records(lines: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Every record with its spreadsheet row number; a quoted cell with line breaks is one row.
+    `lines` keep their line ends (a StringIO or a file opened with newline="")."""
+    reader = csv.reader(lines, delimiter=delimiter, strict=True, skipinitialspace=True)
     number = 0
     try:
         for number, cells in enumerate(reader, start=1):
@@ -359,11 +492,16 @@ def _build_rows(
 
 
 def _build_row(number: int, cells: list[str], columns: Columns) -> Row:
-    product = _cell(cells, columns.product).strip()
-    urls = _split_urls(_cell(cells, columns.url))
-    reason = NO_PRODUCT if not product else NO_URL if not urls else None
+    product, urls, reason = _outcome(cells, columns)
     slots = () if reason else _slots(number, urls)
     return Row(number, tuple(cells), product, slots, reason)
+
+
+def _outcome(cells: Sequence[str], columns: Columns) -> tuple[str, list[str], str | None]:
+    """A record's product and URLs, and why it is skipped (None when it is not)."""
+    product = _cell(cells, columns.product).strip()
+    urls = _split_urls(_cell(cells, columns.url))
+    return product, urls, NO_PRODUCT if not product else NO_URL if not urls else None
 
 
 def _cell(cells: Sequence[str], index: int) -> str:

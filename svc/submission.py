@@ -7,8 +7,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from actors.intake import open_job, read_manifest
-from actors.manifest import Manifest
+from actors.intake import open_job, summarise
+from actors.manifest import ManifestSummary
 from storage import idempotency
 from storage.files import PublicUrls
 from svc.errors import ApiError
@@ -49,22 +49,22 @@ class Submissions:
 
     def accept(self, upload: Upload, idempotency_key: str | None) -> Accepted:
         try:
-            manifest = read_manifest(upload.csv_path)
+            summary = summarise(upload.csv_path)  # streamed: the file is never held in memory
             job_id = new_request_id()
             if idempotency_key and (
                 replay := self._replay(idempotency_key, upload.fingerprint, job_id)
             ):
                 upload.discard()
                 return replay
-            self._open(job_id, upload, manifest, idempotency_key)
+            self._open(job_id, upload, summary, idempotency_key)
         except BaseException:
             upload.discard()
             raise
         return Accepted(202, self._response(job_id))
 
-    def _open(self, job_id: str, upload: Upload, manifest: Manifest, key: str | None) -> None:
+    def _open(self, job_id: str, upload: Upload, summary: ManifestSummary, key: str | None) -> None:
         try:
-            open_job(job_id, upload.csv_path, manifest, upload.options, upload.webhook_url)
+            open_job(job_id, upload.csv_path, summary, upload.options, upload.webhook_url)
         except BaseException:
             if key:
                 idempotency.forget(key)  # the key must not name a job that never opened

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
+from actors import manifest as manifest_module
 from actors.errors import PipelineError
 from actors.manifest import (
     NO_PRODUCT,
     NO_URL,
     Manifest,
     ManifestError,
+    ManifestSummary,
     Slot,
     header_columns,
     is_fetchable_url,
     load_manifest,
     parse_manifest,
+    summarise_file,
 )
 
 SEED_SAMPLE = (
@@ -488,3 +492,170 @@ def test_a_hundred_thousand_rows_parse_quickly() -> None:
     assert (len(manifest.rows), len(manifest.slots)) == (100_000, 200_000)
     assert manifest.rows[-1].number == 100_001
     assert elapsed < 5
+
+
+# --- the streamed summary (what the API reads) -----------------------------------------------
+
+# Every refusal above, as (data, max_rows, max_images), plus cases where a chunked reader could
+# go wrong: a bad byte or a NUL far into the file, a NUL after a bad byte (the NUL is named), a
+# sequence cut short by the end of the file, blank lines and headers past the scan limit.
+_LONG = "".join(f"P{i},https://x.test/{i}.jpg\r\n" for i in range(20_000)).encode()
+REFUSALS: list[tuple[bytes, int, int]] = [
+    (b"S. No, Title, Links\n1,a,https://x.test/1.jpg\n", 1000, 1000),
+    (b"Product Name,Picture\nShoe,https://x.test/1.jpg\n", 1000, 1000),
+    (b"a,b\n", 1000, 1000),
+    (b"Product,URL\nShoe,https://x.test/1.jpg\nCaf\xe9,https://x.test/2\n", 1000, 1000),
+    (b"\xef\xbb\xbfProduct,URL\n\xff\n", 1000, 1000),
+    *[(SEED_SAMPLE.encode(encoding), 1000, 1000) for encoding in ("utf-16", "utf-32")],
+    *[(("\ufeff" + SEED_SAMPLE).encode(e), 1000, 1000) for e in ("utf-16-be", "utf-16-le")],
+    *[(data, 1000, 1000) for data in (b"", b"\xef\xbb\xbf", b"\n\n", b"\r\n  \r\n,,\r\n")],
+    *[(data, 1000, 1000) for data in (b"Product,URL", b"Product,URL\n", b"Product,URL\n\n,,\n")],
+    (b"Product,URL\n" + b"".join(b"P%d,https://x.test/%d.jpg\n" % (i, i) for i in range(5)), 4, 9),
+    (b"Product,URL\n" + _LONG, 19_999, 100_000),
+    (b"Product,URL\n" + _LONG, 100_000, 19_999),
+    (b"Product,URL\nShoe,https://x.test/1.jpg\x00\x01\x02\n", 1000, 1000),
+    (b"PK\x03\x04\x14\x00\x06\x00", 1000, 1000),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", 1000, 1000),
+    (b"%PDF-1.7\n%\xe2\xe3", 1000, 1000),
+    (b'Product,URL\nA,https://x.test/1.jpg\nB,"https://x.test/2.jpg\nC,u\n', 1000, 1000),
+    (b'Product,URL\nA,"https://x.test/1.jpg"x\n', 1000, 1000),
+    (b"Product,URL\n" + _LONG + b"Caf\xe9,u\r\n", 100_000, 100_000),
+    (b"Product,URL\n" + _LONG + b"Shoe,u\x00\r\n", 100_000, 100_000),
+    (b"Product,URL\nCaf\xe9,u\n" + _LONG + b"Shoe,u\x00\n", 100_000, 100_000),
+    (b"Product,URL\n" + _LONG + "Café".encode()[:-1], 100_000, 100_000),
+    (b"Product,URL\n" + _LONG + b'Shoe,"u', 100_000, 100_000),
+    (b" ;" * 50_000 + b"\n\r\n" + b"x" * 70_000 + b";Product;URL\n", 1000, 1000),
+]
+
+
+def summarise(data: bytes, tmp_path: Path, max_rows: int, max_images: int) -> ManifestSummary:
+    path = tmp_path / "upload.csv"
+    path.write_bytes(data)
+    return summarise_file(path, max_rows=max_rows, max_images=max_images)
+
+
+@pytest.mark.parametrize(("data", "max_rows", "max_images"), REFUSALS)
+def test_summary_refuses_what_parse_refuses_with_the_same_words(
+    data: bytes, max_rows: int, max_images: int, tmp_path: Path
+) -> None:
+    # Given a file parse_manifest refuses
+    with pytest.raises(ManifestError) as parsed:
+        parse_manifest(data, max_rows=max_rows, max_images=max_images)
+    # When it is summarised from disk, Then the refusal is word for word the same
+    with pytest.raises(ManifestError) as summarised:
+        summarise(data, tmp_path, max_rows, max_images)
+    expected = (parsed.value.status, parsed.value.title, parsed.value.description)
+    assert (summarised.value.status, summarised.value.title, summarised.value.description) == (
+        expected
+    )
+
+
+ACCEPTED = [
+    SEED_SAMPLE,
+    "\ufeff" + SEED_SAMPLE.replace("\n", "\r\n"),
+    'Product,URL\n"Shoe\nred",https://x.test/1.jpg\nHat,"https://x.test/2.jpg\n"\nCap,u\n',
+    "\n  \nProduct,URL\nShoe,https://x.test/1.jpg\n\n , \nHat,https://x.test/2.jpg\n\n",
+    "Product,URL,,Note\nA,https://x.test/a.jpg\n,https://x.test/1.jpg\nShoe, , ,\nShoe\n,,,note\n",
+    'Product,URLs\nShoe,"ftp://x.test/a.jpg https://x.test/b.jpg /c.jpg javascript:alert(1)"\n',
+    "Product,URLs\n"
+    'A,"https://x.test/1.jpg https://x.test/2.jpg https://x.test/1.jpg"\n'
+    'B,"ftp://x.test/z https://x.test/1.jpg ftp://x.test/z"\n',
+    'Product,URL\nA,"https://x.test/1 https://x.test/1"\n,https://x.test/2\n',
+    "Product;URLs\nCafé ☕;https://x.test/1.jpg,https://x.test/é.jpg\n",
+    '"a;b;c;d",Product,URL\nx,Shoe,https://x.test/1.jpg\n',
+    "Product,URL,Note;a;b\nShoe,https://x.test/1.jpg,n;1;2\n",
+    "ID\tName\tURLs\r1\tShoe\thttps://x.test/1.jpg\r2\t\thttps://x.test/2.jpg\r",
+]
+
+
+@pytest.mark.parametrize("text", ACCEPTED)
+def test_summary_counts_what_parse_reads(text: str, tmp_path: Path) -> None:
+    # Given a file parse_manifest accepts (multi-line cells, blank lines, skipped rows,
+    # duplicates, invalid URLs, other delimiters and line ends)
+    manifest = parse(text)
+    # When it is summarised, Then the columns, the counts and the skipped rows agree
+    summary = summarise(text.encode(), tmp_path, 1000, 1000)
+    assert summary.columns == header_columns(text.encode())
+    assert summary.rows == len(manifest.rows)
+    assert summary.total_slots == manifest.total_slots == len(manifest.slots)
+    assert summary.skipped == summary.skipped_rows() == manifest.skipped_rows()
+    assert manifest.skipped_rows() == [
+        (row.number, str(row.skip_reason)) for row in manifest.skipped
+    ]
+
+
+def test_seed_sample_summary(tmp_path: Path) -> None:
+    summary = summarise(SEED_SAMPLE.encode(), tmp_path, 10, 10)
+    assert (summary.columns.delimiter, summary.rows, summary.total_slots) == (",", 2, 3)
+    assert summary.skipped == []
+
+
+@pytest.mark.parametrize("chunk", [4, 5, 7])
+@pytest.mark.parametrize(
+    "data",
+    [
+        data
+        for data, _, _ in REFUSALS
+        if len(data) < 1000  # the small ones: every chunk boundary is crossed somewhere
+    ]
+    + [
+        "Product,URL\r\nCafé ☕,https://x.test/é.jpg\r\nCaf\xe9\r\n".encode("latin-1", "replace"),
+        "Product,URL\r\nCafé ☕\r\n\r\n".encode() + b"\xc3\x28\n",
+        "Product,URL\r\n\r\r\nCafé ☕\n".encode() + b"\xe2\x82",
+        "Product,URL\r\n\r\r\nCafé ☕\n".encode() + b"\x00\n",
+        "Product,URL\nCafé ☕,https://x.test/é.jpg\n".encode(),
+    ],
+)
+def test_summary_agrees_at_every_chunk_boundary(
+    data: bytes, chunk: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given tiny chunks and a tiny header scan, so that line breaks, CRLFs, multi-byte
+    # sequences and header lines are split between reads
+    monkeypatch.setattr(manifest_module, "_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(manifest_module, "_HEADER_SCAN_LIMIT", 6)
+    # Then the summary still says what parse_manifest says
+    try:
+        manifest = parse_manifest(data, max_rows=1000, max_images=1000)
+    except ManifestError as error:
+        with pytest.raises(ManifestError) as caught:
+            summarise(data, tmp_path, 1000, 1000)
+        assert caught.value.description == error.description
+    else:
+        summary = summarise(data, tmp_path, 1000, 1000)
+        assert summary.columns.delimiter == manifest.delimiter
+        assert (summary.total_slots, summary.skipped) == (
+            manifest.total_slots,
+            manifest.skipped_rows(),
+        )
+
+
+def test_summary_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
+    # Given a ~10 MB CSV of 120,000 rows with two URLs each, a few of them skipped
+    lines = [
+        f'{i},{f"SKU{i}" if i % 1000 else ""},"https://cdn.x.test/p/{i}/a.jpg, '
+        f'https://cdn.x.test/p/{i}/b.png"'
+        for i in range(120_000)
+    ]
+    path = tmp_path / "big.csv"
+    path.write_text("S. No,Product Name,Input URLs\r\n" + "\r\n".join(lines), newline="")
+    size = path.stat().st_size
+    del lines
+    assert size > 10_000_000
+    # When it is summarised under tracemalloc
+    tracemalloc.start()
+    try:
+        summary = summarise_file(path, max_rows=120_000, max_images=240_000)
+        _, summary_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        # and, to show the measure can fail, parsed whole
+        manifest = load_manifest(path, max_rows=120_000, max_images=240_000)
+        _, parse_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Then both read the same, the summary in a small fraction of the file's size, while the
+    # full parse holds more than the file
+    assert (summary.rows, summary.total_slots) == (120_000, 239_760)
+    assert summary.skipped_rows() == manifest.skipped_rows()
+    assert len(summary.skipped) == 120
+    assert summary_peak < size / 4, f"summary peak {summary_peak:,} B for {size:,} B"
+    assert parse_peak > size, f"parse peak {parse_peak:,} B for {size:,} B"
