@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 FORMAT_EXTENSIONS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
-REQUESTABLE_FORMATS = frozenset({"original", *FORMAT_EXTENSIONS})
+REQUESTABLE_FORMATS = frozenset({"original", "auto", *FORMAT_EXTENSIONS})
 
 # Pillow's format names for the inputs that `original` keeps. MPO is how Pillow names the JPEGs
 # many phone cameras write (a JPEG with extra pictures appended): still a JPEG to us.
@@ -23,6 +23,24 @@ INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "AVIF", "GIF", "BMP", "TIFF", "PPM")
 # Measured on 0.3-2 MP photos: speed 8 is about twice as fast as 7 and four to eight times as
 # fast as the default 6, for files 1-5 % larger; below 6 it takes seconds.
 AVIF_SPEED = 8
+
+# Quantisation tables for the JPEGs that `quality=auto` writes: jpegli's tables at its quality 50
+# (natural order, luma then chroma; read from a pyjpegli 0.3.2 output, which builds them from
+# jpegli's perceptual model), scaled for other qualities with libjpeg's own formula. Through
+# Pillow (libjpeg-turbo, progressive, optimised Huffman) they give ~0.89x the bytes of the
+# standard tables at equal SSIMULACRA2 on the test photos, at the same encoding time; jpegli's
+# own encoder (adaptive quantisation) does little better unless its output is re-optimised by
+# mozjpeg, which costs ~3x the encoding time (measured for issue 4, see ops/bench/bytes.py).
+JPEGLI_TABLES_Q50 = (
+    (12, 10, 20, 21, 33, 34, 37, 38, 10, 14, 20, 23, 34, 31, 39, 39,
+     20, 20, 24, 27, 34, 38, 37, 41, 21, 23, 27, 33, 41, 42, 42, 45,
+     33, 34, 34, 41, 45, 48, 54, 54, 34, 31, 38, 42, 48, 53, 50, 59,
+     37, 39, 37, 42, 54, 50, 53, 53, 38, 39, 41, 45, 54, 59, 53, 43),
+    (12, 8, 17, 16, 26, 24, 29, 31, 8, 13, 17, 17, 24, 21, 27, 28,
+     17, 17, 20, 18, 22, 25, 26, 30, 16, 17, 18, 21, 27, 24, 26, 31,
+     26, 24, 22, 27, 21, 31, 24, 30, 24, 21, 25, 24, 31, 27, 31, 46,
+     29, 27, 26, 26, 24, 31, 49, 45, 31, 28, 30, 31, 30, 46, 45, 255),
+)  # fmt: skip
 
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0..7: no length field
 _JPEG_RESTARTS = range(0xD0, 0xD8)
@@ -43,10 +61,20 @@ def output_format(requested: str, source: str | None) -> str:
     return requested
 
 
-def save_options(fmt: str, quality: int, icc_profile: bytes | None) -> dict[str, Any]:
-    """Pillow `save` arguments. Nothing but the ICC profile is carried over (no EXIF/XMP)."""
+def save_options(
+    fmt: str, quality: int, icc_profile: bytes | None, tuned: bool = False
+) -> dict[str, Any]:
+    """Pillow `save` arguments. Nothing but the ICC profile is carried over (no EXIF/XMP).
+
+    `tuned` (the `quality=auto` path) swaps JPEG's standard tables for jpegli's: a numeric
+    quality keeps meaning what libjpeg's scale has always meant.
+    """
     if fmt == "jpeg":
-        extra: dict[str, Any] = {"quality": quality, "optimize": True, "progressive": True}
+        extra: dict[str, Any] = {"optimize": True, "progressive": True}
+        if tuned:  # scaled here, capped at 255: Pillow would scale them past 8-bit tables
+            extra["qtables"] = [scaled_table(table, quality) for table in JPEGLI_TABLES_Q50]
+        else:
+            extra["quality"] = quality
     elif fmt == "png":
         # Lossless, so quality has no meaning. optimize=True (zlib level 9 plus filter
         # search) costs ~6x the time of level 6 on photos for ~5% fewer bytes.
@@ -57,6 +85,12 @@ def save_options(fmt: str, quality: int, icc_profile: bytes | None) -> dict[str,
         extra = {"quality": quality, "speed": AVIF_SPEED}
     # Given explicitly because PNG and AVIF would otherwise fall back to `Image.info`.
     return {"format": fmt.upper(), "icc_profile": icc_profile, **extra}
+
+
+def scaled_table(table: tuple[int, ...], quality: int) -> list[int]:
+    """libjpeg's quality scaling (jcparam.c): 50 keeps the table, 100 makes it all ones."""
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return [min(255, max(1, (value * scale + 50) // 100)) for value in table]
 
 
 def strip_metadata(data: bytes, fmt: str) -> bytes:

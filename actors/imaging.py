@@ -3,7 +3,8 @@
 The pixel limit is checked from the header, before any pixel is decoded. JPEGs that will be
 downscaled are decoded at a reduced scale (`draft`). EXIF orientation is applied, metadata is
 dropped but the ICC profile kept, and a re-encode that does not shrink an unchanged image in its
-own format gives way to the original bytes.
+own format gives way to the original bytes. `quality="auto"` and `format="auto"` are settled on a
+small sample of the decoded image (`actors.autotune`); the whole image is then encoded once.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import cast
+from typing import Literal, cast
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from actors import autotune
+from actors.autotune import AUTO, AUTO_FORMATS, DEFAULT_ACCEPT, DEFAULT_TARGET, LOSSY
 from actors.errors import PermanentFailure
 from actors.formats import (
     FORMAT_EXTENSIONS,
@@ -44,18 +47,36 @@ _WHITE = "white"
 
 @dataclass(frozen=True)
 class EncodeOptions:
-    format: str = "original"  # "original" | "jpeg" | "webp" | "avif" | "png"
-    quality: int = 50  # 1..100
+    """What a job asks for; built from the job's JSON options, so every field is JSON-friendly
+    and has a default (options stored before a field existed still load)."""
+
+    format: str = "original"  # "original" | "auto" | "jpeg" | "webp" | "avif" | "png"
+    quality: int | Literal["auto"] = 50  # 1..100, or "auto": the lowest meeting `target`
     max_width: int | None = None  # downscale to fit, keep aspect ratio, never upscale
     max_height: int | None = None
+    accept: tuple[str, ...] = DEFAULT_ACCEPT  # what format="auto" may choose (JSON: a list)
+    target: float = DEFAULT_TARGET  # the SSIMULACRA2 score quality="auto" aims for
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "accept", tuple(self.accept))  # a JSON list becomes a tuple
         if self.format not in REQUESTABLE_FORMATS:
             raise ValueError(f"unknown output format {self.format!r}")
-        if not 1 <= self.quality <= 100:
-            raise ValueError(f"quality must be 1..100, not {self.quality}")
         if any(side is not None and side < 1 for side in (self.max_width, self.max_height)):
             raise ValueError("max_width and max_height must be positive")
+        _check_auto(self)
+
+
+def _check_auto(options: EncodeOptions) -> None:
+    quality = options.quality
+    if quality != AUTO and not (isinstance(quality, int) and 1 <= quality <= 100):
+        raise ValueError(f"quality must be 1..100 or 'auto', not {quality!r}")
+    if options.format == AUTO and quality != AUTO:
+        # Formats are only comparable at equal looks; a number means something else in each.
+        raise ValueError("format 'auto' needs quality 'auto'")
+    if not options.accept or not set(options.accept) <= set(AUTO_FORMATS):
+        raise ValueError(f"accept must list some of {', '.join(AUTO_FORMATS)}")
+    if not 0 < options.target < 100:
+        raise ValueError(f"target must be a score between 0 and 100, not {options.target}")
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,14 @@ class Compressed:
     format: str  # "jpeg" | "png" | "webp" | "avif": the output's format
     width: int  # the output's size
     height: int
+    quality: int | None = None  # the quality encoded at; None for PNG and kept originals
+
+
+@dataclass(frozen=True)
+class _Plan:
+    format: str
+    quality: int
+    tuned: bool  # chosen by the perceptual search, with the encoders' tuned settings
 
 
 @dataclass(frozen=True)
@@ -77,11 +106,32 @@ class _Source:
 def compress(data: bytes, options: EncodeOptions, max_pixels: int) -> Compressed:
     """Re-encode `data` as `options` ask; PermanentFailure when it is not a usable image."""
     source = _decode(data, options, max_pixels)
-    fmt = output_format(options.format, source.format)
-    encoded = _encode(source.image, fmt, options.quality, source.icc_profile)
+    plan = _plan(source, options)
+    encoded = _encode(source.image, plan.format, plan.quality, source.icc_profile, plan.tuned)
+    fmt = plan.format
     if fmt == source.format and not source.changed and len(encoded.data) >= len(data):
         return Compressed(strip_metadata(data, fmt), fmt, encoded.width, encoded.height)
     return encoded
+
+
+def _plan(source: _Source, options: EncodeOptions) -> _Plan:
+    """The format and quality to encode at: as asked, or searched for on a sample."""
+    if options.format == AUTO:
+        formats = options.accept
+    else:
+        formats = (output_format(options.format, source.format),)
+    if isinstance(options.quality, int):
+        return _Plan(formats[0], options.quality, tuned=False)
+    if not LOSSY.intersection(formats):  # PNG alone: nothing to search
+        return _Plan(formats[0], 100, tuned=True)
+    choice = autotune.choose(source.image, formats, options.target, encode_pixels)
+    return _Plan(choice.format, choice.quality, tuned=True)
+
+
+def encode_pixels(image: Image.Image, fmt: str, quality: int) -> bytes:
+    """Decoded pixels encoded as the auto path encodes them, without an ICC profile; `image`
+    is closed (pass a copy to keep it). The quality search's encoder, and the calibration's."""
+    return _encode(image, fmt, quality, None, tuned=True).data
 
 
 # Decoding
@@ -269,14 +319,17 @@ def _matching_icc(icc: bytes | None, mode: str) -> bytes | None:
 # Encoding
 
 
-def _encode(image: Image.Image, fmt: str, quality: int, icc: bytes | None) -> Compressed:
+def _encode(
+    image: Image.Image, fmt: str, quality: int, icc: bytes | None, tuned: bool = False
+) -> Compressed:
     """Encode `image` as `fmt`, closing it (and any converted copy) when done."""
     try:
         image, icc = _for_format(image, fmt, icc)
         _forget_metadata(image, fmt)
         out = io.BytesIO()
-        image.save(out, **save_options(fmt, quality, icc))
-        return Compressed(out.getvalue(), fmt, image.width, image.height)
+        image.save(out, **save_options(fmt, quality, icc, tuned))
+        used = None if fmt == "png" else quality
+        return Compressed(out.getvalue(), fmt, image.width, image.height, used)
     finally:
         image.close()
 

@@ -17,7 +17,8 @@ from ops import embedded
 
 GUNICORN_CONF = Path(__file__).with_name("gunicorn.conf.py")
 # The upload form's `format` values (svc/upload.py checks the same set).
-FORMATS = ("original", "jpeg", "webp", "avif", "png")
+FORMATS = ("original", "jpeg", "webp", "avif", "png", "auto")
+ACCEPTABLE = ("avif", "webp", "jpeg", "png")
 
 
 def _serve_command(host: str, port: int, workers: int) -> list[str]:
@@ -153,11 +154,29 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _quality(raw: str) -> int | str:
+    return "auto" if raw.strip().lower() == "auto" else _bounded(1, 100)(raw)
+
+
+def _accept(raw: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip().lower() for n in raw.split(",") if n.strip()))
+    unknown = [n for n in names if n not in ACCEPTABLE]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(ACCEPTABLE)}, not {raw!r}")
+    return names
+
+
 def _process_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("csv", type=Path)
     sub.add_argument("--out", type=Path, default=Path("."))
     sub.add_argument("--format", default="original", choices=FORMATS)
-    sub.add_argument("--quality", type=_bounded(1, 100))
+    sub.add_argument("--quality", type=_quality, help="1-100 or auto")
+    sub.add_argument(
+        "--accept",
+        type=_accept,
+        default=("avif", "webp", "jpeg"),
+        help="formats --format auto may choose, e.g. webp,jpeg",
+    )
     sub.add_argument("--max-width", type=_bounded(1, 20_000))
     sub.add_argument("--max-height", type=_bounded(1, 20_000))
     sub.add_argument("--threads", type=int, default=(os.cpu_count() or 2) * 2)

@@ -47,6 +47,8 @@ class Config:
     # Images decoded and encoded at once per worker process. Threads beyond it only download:
     # they hide origin latency without multiplying the memory a large image takes.
     compress_slots: int = 1
+    # quality=auto aims at this SSIMULACRA2 score; Pillow JPEG q50 scores ~66 on typical photos.
+    auto_target: float = 66.0
 
     def with_changes(self, **changes: object) -> Config:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -102,6 +104,13 @@ def _secret(raw: str) -> str | None:
     return raw
 
 
+def _score(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if not 30 <= value <= 95:
+        raise ConfigError(f"{name} must be a SSIMULACRA2 score from 30 to 95, not {value:g}")
+    return value
+
+
 def from_env(env: Mapping[str, str]) -> Config:
     """Build a Config from an environment mapping (tests pass their own)."""
     data_dir = Path(env.get("IMGPRESS_DATA_DIR") or "./var").resolve()
@@ -136,6 +145,7 @@ def from_env(env: Mapping[str, str]) -> Config:
         redelivery_ms=_int(env, "IMGPRESS_REDELIVERY_MS", 60_000, low=1000),
         job_deadline=_float(env, "IMGPRESS_JOB_DEADLINE", 1800.0),
         compress_slots=_int(env, "IMGPRESS_COMPRESS_SLOTS", 1, low=1),
+        auto_target=_score(env, "IMGPRESS_AUTO_TARGET", 66.0),
     )
 
 

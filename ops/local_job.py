@@ -14,6 +14,7 @@ from typing import Any
 import dramatiq
 
 from actors import pipeline
+from actors.autotune import AUTO
 from actors.finish_job import write_outputs
 from actors.intake import open_job, read_manifest
 from actors.manifest import ManifestError
@@ -25,12 +26,19 @@ _BAR = 30
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    return {
+    """The same options an upload's form gives (svc/upload.py checks those)."""
+    quality = args.quality or (AUTO if args.format == AUTO else pipeline.config.default_quality)
+    options: dict[str, Any] = {
         "format": args.format,
-        "quality": args.quality or pipeline.config.default_quality,
+        "quality": quality,
         "max_width": args.max_width,
         "max_height": args.max_height,
     }
+    if args.format == AUTO:
+        options["accept"] = list(args.accept)
+    if quality == AUTO:
+        options["target"] = pipeline.config.auto_target
+    return options
 
 
 def _show(job: jobs.JobView) -> None:
@@ -81,6 +89,11 @@ def _submit(args: argparse.Namespace) -> str:
 
 
 def run_local_job(args: argparse.Namespace) -> int:
+    if args.format == AUTO and isinstance(args.quality, int):
+        print(
+            "imgpress: --format auto picks each format's quality: drop --quality", file=sys.stderr
+        )
+        return 2
     try:
         return _run(args)
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actors.autotune import AUTO_FORMATS, DEFAULT_ACCEPT
 from ops.config import Config
 from svc.upload import FORMATS, MAX_DIMENSION, MAX_FIELD_BYTES
 
@@ -30,6 +31,14 @@ def _or_blank(schema: dict[str, Any], **outer: Any) -> dict[str, Any]:
     return {"anyOf": [schema, _BLANK], **outer}
 
 
+def _accept_pattern() -> str:
+    """Comma-separated names (any case, blanks around them, empty items ignored), at least one:
+    what `accept` takes. Spelled letter by letter: JSON Schema's regexes have no (?i)."""
+    names = "|".join("".join(f"[{c.lower()}{c.upper()}]" for c in name) for name in AUTO_FORMATS)
+    item = rf"\s*({names})\s*"
+    return rf"^(\s*,)*{item}(,({item}|\s*))*$"
+
+
 def _upload_form(config: Config) -> dict[str, Any]:
     dimension = {"type": "integer", "minimum": 1, "maximum": MAX_DIMENSION}
     return {
@@ -52,14 +61,43 @@ def _upload_form(config: Config) -> dict[str, Any]:
             "format": _or_blank(
                 {"type": "string", "enum": list(FORMATS)},
                 default="original",
-                description="case-insensitive",
+                description=(
+                    "case-insensitive. `auto`: the smallest of the formats in `accept`, each at "
+                    "the quality that meets the perceptual target (`quality` must then be "
+                    "`auto` or left out); the report's `format` column says which was chosen"
+                ),
             ),
             "quality": _or_blank(
-                {"type": "integer", "minimum": 1, "maximum": 100},
+                {
+                    "anyOf": [
+                        {"type": "integer", "minimum": 1, "maximum": 100},
+                        {"type": "string", "enum": ["auto"]},
+                    ]
+                },
                 default=config.default_quality,
+                description=(
+                    "1-100 on each format's own scale, or `auto` (case-insensitive): per image, "
+                    "the lowest quality whose output still scores SSIMULACRA2 "
+                    f"{config.auto_target:g} or more against the decoded input, as Pillow's "
+                    "JPEG at quality 50 does on typical photos. Default: `auto` with "
+                    f"`format=auto`, else {config.default_quality}. PNG is lossless and ignores it"
+                ),
             ),
             "max_width": _or_blank(dimension),
             "max_height": _or_blank(dimension),
+            "accept": _or_blank(
+                {
+                    "type": "string",
+                    "pattern": _accept_pattern(),
+                    "examples": ["avif,webp,jpeg", "webp,jpeg"],
+                },
+                default=",".join(DEFAULT_ACCEPT),
+                description=(
+                    "comma-separated formats that `format=auto` may choose from, among "
+                    f"{', '.join(AUTO_FORMATS)} (case-insensitive, any order). Allowed without "
+                    "`format=auto`, but then it has no effect"
+                ),
+            ),
         },
         "additionalProperties": False,
         "examples": [

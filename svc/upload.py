@@ -13,13 +13,14 @@ from urllib.parse import urlsplit
 
 import falcon
 
+from actors.autotune import AUTO, AUTO_FORMATS, DEFAULT_ACCEPT
 from actors.errors import PermanentFailure
 from actors.guard import check_url, is_blocked_literal
 from ops.config import Config
 from svc.errors import ApiError, bad_request
 
-FORMATS = ("original", "jpeg", "webp", "avif", "png")
-FIELDS = ("file", "webhook_url", "format", "quality", "max_width", "max_height")
+FORMATS = ("original", "auto", "jpeg", "webp", "avif", "png")
+FIELDS = ("file", "webhook_url", "format", "quality", "max_width", "max_height", "accept")
 MAX_DIMENSION = 20_000
 # Every field but the CSV is a short value; a bigger one is refused before it is buffered.
 MAX_FIELD_BYTES = 8 * 1024
@@ -114,15 +115,51 @@ def _options(fields: dict[str, str], config: Config) -> dict[str, Any]:
         raise bad_request(
             f"format must be one of {', '.join(FORMATS)}, not {_shown(fields['format'])}"
         )
-    quality = fields.get("quality", "").strip()
-    options: dict[str, Any] = {
-        "format": fmt,
-        "quality": _int_field("quality", quality, 1, 100) if quality else config.default_quality,
-    }
+    options: dict[str, Any] = {"format": fmt, "quality": _quality(fields, fmt, config)}
     for name in ("max_width", "max_height"):
         raw = fields.get(name, "").strip()
         options[name] = _int_field(name, raw, 1, MAX_DIMENSION) if raw else None
+    accept = _accept(fields.get("accept", ""))  # checked even when it will have no effect
+    if fmt == AUTO:
+        options["accept"] = list(accept)
+    if options["quality"] == AUTO:
+        # Stored with the job: a retried or redelivered image aims at the same score.
+        options["target"] = config.auto_target
     return options
+
+
+def _quality(fields: dict[str, str], fmt: str, config: Config) -> int | str:
+    raw = fields.get("quality", "").strip()
+    if raw.lower() == AUTO or (not raw and fmt == AUTO):
+        return AUTO
+    if fmt == AUTO:
+        raise bad_request(
+            "format=auto compares formats at equal perceived quality, so it chooses the quality "
+            f"too: send quality=auto or leave quality out, not {_shown(raw)}"
+        )
+    if not raw:
+        return config.default_quality
+    if not _WHOLE_NUMBER.fullmatch(raw):
+        raise bad_request(
+            f"quality must be a whole number from 1 to 100 or auto, not {_shown(raw)}"
+        )
+    return _int_field("quality", raw, 1, 100)
+
+
+def _accept(raw: str) -> tuple[str, ...]:
+    """The formats format=auto may choose, in a fixed order; blank means the default."""
+    if not raw.strip():
+        return DEFAULT_ACCEPT
+    names = {name.strip().lower() for name in raw.split(",")} - {""}
+    unknown = sorted(names - set(AUTO_FORMATS))
+    if unknown or not names:
+        shown = ", ".join(_shown(name) for name in unknown[:3]) + (", ..." if unknown[3:] else "")
+        found = f"found {shown}" if unknown else "it names none"
+        raise bad_request(
+            f"accept must be a comma-separated list of formats among {', '.join(AUTO_FORMATS)} "
+            f"(e.g. avif,webp,jpeg): {found}"
+        )
+    return tuple(name for name in AUTO_FORMATS if name in names)
 
 
 def _check_field(name: str | None, seen: dict[str, str], has_file: bool) -> None:

@@ -425,3 +425,75 @@ def test_a_real_photo_over_the_limit_is_refused() -> None:
     failure = failure_of(photo_bytes("retina.jpg"), max_pixels=1_000_000)
     assert failure.reason == "too_many_pixels"
     assert failure.message == "image is 1411×1411 = 2 MP, over the 1 MP limit"
+
+
+# quality=auto and format=auto (the search itself: tests/actors/test_autotune.py)
+
+
+def test_old_job_options_without_the_auto_fields_still_load() -> None:
+    # Given the options a job stored before auto existed, as JSON gives them back
+    options = EncodeOptions(
+        **{"format": "webp", "quality": 70, "max_width": None, "max_height": None}
+    )
+    # Then they mean what they meant, and the new fields take their defaults
+    assert (options.format, options.quality, options.accept) == (
+        "webp",
+        70,
+        ("avif", "webp", "jpeg"),
+    )
+
+
+def test_auto_options_round_trip_through_json() -> None:
+    # Given auto options as the API stores them (a list where the dataclass keeps a tuple)
+    stored = {"format": "auto", "quality": "auto", "accept": ["webp", "jpeg"], "target": 70.0}
+    # When they are read back
+    options = EncodeOptions(**stored)
+    # Then they are the same options
+    assert options.accept == ("webp", "jpeg") and options.target == 70.0
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"format": "auto", "quality": 50},  # formats compare at equal looks only
+        {"quality": "best"},
+        {"format": "auto", "quality": "auto", "accept": ["gif"]},
+        {"format": "auto", "quality": "auto", "accept": []},
+        {"quality": "auto", "target": 100.0},
+    ],
+)
+def test_auto_options_that_mean_nothing_are_refused(fields: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        EncodeOptions(**fields)  # type: ignore[arg-type]
+
+
+def test_quality_auto_keeps_the_icc_profile_and_reports_its_quality() -> None:
+    # Given a real JPEG with an Adobe RGB profile
+    data = photo_bytes("rocket.jpg")
+    # When it is compressed with quality=auto
+    result = run(data, format="jpeg", quality="auto")
+    # Then the profile is kept, the output is progressive, and the quality chosen is reported
+    image = decoded(result)
+    assert image.info["icc_profile"] == open_image(data).info["icc_profile"]
+    assert image.info.get("progressive") and result.quality is not None
+
+
+def test_quality_auto_never_grows_an_unchanged_image_in_its_own_format() -> None:
+    # Given a small JPEG at quality 95 with metadata, whose auto target needs far less
+    data = metadata_rich_jpeg()
+    # When it is compressed with quality=auto and a target it would take more bytes to meet
+    result = run(data, format="original", quality="auto", target=99.0)
+    # Then it is never larger than the download
+    assert result.format == "jpeg" and len(result.data) <= len(data)
+
+
+def test_format_auto_on_a_transparent_image_keeps_or_flattens_its_alpha() -> None:
+    # Given a transparent PNG and every format accepted
+    data = make_png_rgba(640, 480)
+    # When format=auto chooses
+    result = run(data, format="auto", quality="auto", accept=("avif", "webp", "jpeg", "png"))
+    # Then the left half is red, and the right half transparent or, as JPEG, white
+    image = decoded(result)
+    assert near(rgba_at(image, (100, 240)), (*RED, 255))
+    right = rgba_at(image, (540, 240))
+    assert right[3] == 0 if result.format != "jpeg" else near(right, (255, 255, 255, 255))

@@ -89,6 +89,11 @@ def test_status_shows_every_field_and_the_outputs_are_served(client, origin, wor
         ({"max_width": "20001"}, GOOD_CSV, 400, "max_width must be from 1 to 20000"),
         ({"webhook_url": "ftp://x/y"}, GOOD_CSV, 400, "webhook_url must be an absolute http(s)"),
         ({"colour": "red"}, GOOD_CSV, 400, "unknown form field 'colour'"),
+        ({"quality": "best"}, GOOD_CSV, 400, "from 1 to 100 or auto, not 'best'"),
+        ({"format": "auto", "quality": "50"}, GOOD_CSV, 400, "send quality=auto or leave"),
+        ({"format": "auto", "accept": "webp,gif"}, GOOD_CSV, 400, "found 'gif'"),
+        ({"format": "auto", "accept": " , "}, GOOD_CSV, 400, "it names none"),
+        ({"format": "jpeg", "accept": "heic"}, GOOD_CSV, 400, "among avif, webp, jpeg, png"),
         ({}, b"", 400, "empty"),
         ({}, b"name,url\n", 400, "no data rows"),
         ({}, b"sku,link\nA,http://x/y.jpg\n", 400, "sku"),
@@ -199,3 +204,72 @@ def test_the_openapi_document_is_valid_and_true_to_the_routes(client) -> None:
         f"{prefix}/{{{'path' if 'images' in prefix else 'file'}}}" for prefix in STATIC_PREFIXES
     }
     assert set(document["paths"]) == set(routes(load())) | static
+
+
+# format=auto, quality=auto and accept
+
+
+def _stored_options(result: falcon.testing.Result) -> dict[str, Any]:
+    from storage.jobs import get_job
+
+    assert result.status_code == 202, result.json
+    job = get_job(result.json["request_id"])
+    assert job is not None
+    return job.options
+
+
+def test_format_auto_stores_auto_quality_the_accepted_formats_and_the_target(client) -> None:
+    # Given an upload asking for format=auto (any case) with a loosely written accept list
+    result = upload(client, format="AUTO", accept=" WebP,, jpeg ")
+    # When the job is created
+    options = _stored_options(result)
+    # Then the job holds auto quality, the formats in a fixed order, and the target aimed at
+    from actors.autotune import DEFAULT_TARGET
+
+    assert options["format"] == "auto" and options["quality"] == "auto"
+    assert options["accept"] == ["webp", "jpeg"] and options["target"] == DEFAULT_TARGET
+
+
+def test_format_auto_accepts_avif_webp_and_jpeg_by_default(client) -> None:
+    options = _stored_options(upload(client, format="auto", quality="auto"))
+    assert options["accept"] == ["avif", "webp", "jpeg"]
+
+
+def test_quality_auto_works_with_a_fixed_format(client) -> None:
+    options = _stored_options(upload(client, format="webp", quality="Auto"))
+    assert options["format"] == "webp" and options["quality"] == "auto" and "target" in options
+
+
+def test_accept_without_format_auto_is_allowed_and_has_no_effect(client) -> None:
+    options = _stored_options(upload(client, format="jpeg", quality="70", accept="avif"))
+    assert options["quality"] == 70 and "accept" not in options and "target" not in options
+
+
+def test_the_openapi_document_describes_the_auto_fields(client) -> None:
+    document = client.simulate_get("/openapi.json").json
+    form = document["paths"]["/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    fields = form["schema"]["properties"]
+    assert "auto" in fields["format"]["anyOf"][0]["enum"]
+    assert {"type": "string", "enum": ["auto"]} in fields["quality"]["anyOf"][0]["anyOf"]
+    assert fields["accept"]["default"] == "avif,webp,jpeg"
+    assert "no effect" in fields["accept"]["description"]
+
+
+def test_the_report_names_the_format_auto_chose(client, origin, worker) -> None:
+    # Given a job of two real photos with format=auto, WebP and JPEG accepted
+    csv = (
+        f"name,url\nP1,{origin.url('/photos/coffee.jpg')}\nP2,{origin.url('/photos/chelsea.png')}\n"
+    ).encode()
+    request_id = upload(client, csv, format="auto", accept="webp,jpeg").json["request_id"]
+    # When it completes
+    status = poll(
+        lambda: (
+            (r := client.simulate_get(f"/status/{request_id}").json)["status"] == "completed" and r
+        )
+    )
+    # Then each report row says which accepted format was written, and the file is that format
+    report = client.simulate_get(status["report_url"].removeprefix("http://testserver")).text
+    rows = [line.split(",") for line in report.splitlines()[1:]]
+    assert [row[4] for row in rows] == ["ok", "ok"]
+    assert all(row[-1] in ("webp", "jpeg") for row in rows)
+    assert all(row[3].endswith({"webp": ".webp", "jpeg": ".jpg"}[row[-1]]) for row in rows)
