@@ -136,3 +136,9 @@ def bind(url: str) -> None:
     with _schema_lock(args):
         db.bind(**args)
         db.generate_mapping(create_tables=True)
+    global sqlite_file
+    sqlite_file = args.get("filename")
+
+
+# The SQLite file once bound (None on PostgreSQL): storage/reads.py opens it directly.
+sqlite_file: str | None = None

@@ -169,7 +169,6 @@ def delete_job(job_id: str) -> None:
         job.delete()
 
 
-@db_session(**_RETRY)
 def get_job(job_id: str) -> JobView | None:
     row = reads.job_row(job_id)
     return _view_of_row(row) if row else None
