@@ -135,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, runner in (("up", up), ("worker", worker)):
         sub = commands.choices.get(name) or commands.add_parser(name)
         sub.add_argument("--processes", type=int, default=os.cpu_count() or 2)
-        sub.add_argument("--threads", type=int, default=8)
+        sub.add_argument("--threads", type=int, default=16)
         sub.set_defaults(run=runner)
     _process_parser(commands.add_parser("process", help="one job without HTTP"))
     return parser
