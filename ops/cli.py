@@ -118,7 +118,11 @@ def up(args: argparse.Namespace) -> int:
 
 
 def process(args: argparse.Namespace) -> int:
-    from ops.local_job import run_local_job  # imports the pipeline: only for this command
+    if args.format == "auto" and isinstance(args.quality, int):
+        sys.stderr.write("imgpress: --format auto picks each format's quality: drop --quality\n")
+        return 2
+    # Imported here: importing the pipeline connects to (or starts) Redis.
+    from ops.local_job import run_local_job
 
     return run_local_job(args)
 
