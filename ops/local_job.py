@@ -89,11 +89,6 @@ def _submit(args: argparse.Namespace) -> str:
 
 
 def run_local_job(args: argparse.Namespace) -> int:
-    if args.format == AUTO and isinstance(args.quality, int):
-        print(
-            "imgpress: --format auto picks each format's quality: drop --quality", file=sys.stderr
-        )
-        return 2
     try:
         return _run(args)
     finally:
