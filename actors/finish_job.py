@@ -75,7 +75,7 @@ def fail_job(job_id: str, error: str) -> None:
 
 
 def _fail(job_id: str, error: str) -> None:
-    if jobs.end_job(job_id, "failed", error) is not None:
+    if jobs.end_job(job_id, "failed", error):
         metrics.JOBS.labels("failed").inc()
     announce(job_id)
 
@@ -98,6 +98,6 @@ def _finish(job_id: str) -> None:
         except (OSError, ManifestError) as error:
             _fail(job_id, f"the output could not be written: {error}")
             return
-        if jobs.end_job(job_id, "completed") is not None:
+        if jobs.end_job(job_id, "completed"):
             metrics.JOBS.labels("completed").inc()
     announce(job_id)

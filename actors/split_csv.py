@@ -12,17 +12,16 @@ from actors.events import subscriber
 from actors.finish_job import fail_job, finish_job
 from actors.happenings import ImageFailed
 from actors.manifest import Manifest, ManifestError, parse_manifest
+from actors.report import INVALID_URL_ERROR
 from actors.runtime import counter, layout
 from storage import jobs
-
-INVALID_URL = "invalid_url: not an absolute http(s) URL"
 
 
 def new_images(manifest: Manifest) -> list[jobs.NewImage]:
     """Distinct URLs in first-appearance order; each remembers how many slots name it."""
     slots = Counter(slot.url for slot in manifest.slots)
     valid = [jobs.NewImage(url, slots[url]) for url in manifest.distinct_urls()]
-    invalid = [jobs.NewImage(url, slots[url], INVALID_URL) for url in manifest.invalid_urls()]
+    invalid = [jobs.NewImage(url, slots[url], INVALID_URL_ERROR) for url in manifest.invalid_urls()]
     return valid + invalid
 
 
@@ -50,7 +49,7 @@ def split_csv(subject: str, event: dict[str, Any]) -> None:
     if split.already_done:
         return
     for image in split.failed_now:
-        events.publish(ImageFailed(job_id, image.id, image.url, *INVALID_URL.split(": ", 1)))
+        events.publish(ImageFailed(job_id, image.id, image.url, *INVALID_URL_ERROR.split(": ", 1)))
     counter.start(job_id, len(split.pending))
     if not split.pending:
         finish_job.send(job_id)

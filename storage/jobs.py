@@ -92,40 +92,9 @@ class SplitResult:
     already_done: bool = False
 
 
-def _webhook_view(job: Job) -> WebhookView | None:
-    if not job.webhook_url:
-        return None
-    return WebhookView(
-        job.webhook_url,
-        job.webhook_state or "pending",
-        job.webhook_attempts,
-        job.webhook_last_status,
-    )
-
-
 def _slot_counts(job: Job) -> tuple[int, int]:
-    if job.processed_images is not None:
-        return job.processed_images, job.failed_images or 0
     sums = dict(select((i.status, sum(i.slots)) for i in job.images))
     return sums.get("ok", 0), sums.get("failed", 0)
-
-
-def _job_view(job: Job) -> JobView:
-    processed, failed = _slot_counts(job)
-    return JobView(
-        id=job.id,
-        status=job.status,
-        created_at=job.created_at,
-        completed_at=job.completed_at,
-        error=job.error,
-        options=dict(job.options),
-        total_images=job.total_images,
-        processed_images=processed,
-        failed_images=failed,
-        skipped_rows=list(job.skipped_rows),
-        webhook=_webhook_view(job),
-        announced=job.announced,
-    )
 
 
 def _image_record(image: Image) -> ImageRecord:
@@ -147,8 +116,8 @@ def create_job(
     total_images: int,
     skipped_rows: list[dict[str, Any]],
     webhook_url: str | None,
-) -> JobView:
-    job = Job(
+) -> None:
+    Job(
         id=job_id,
         status="pending",
         created_at=now(),
@@ -158,7 +127,6 @@ def create_job(
         webhook_url=webhook_url,
         webhook_state="pending" if webhook_url else None,
     )
-    return _job_view(job)
 
 
 @db_session(**_RETRY)
@@ -256,14 +224,14 @@ def images_of(job_id: str) -> list[ImageRecord]:
 
 
 @db_session(**_RETRY)
-def end_job(job_id: str, status: str, error: str | None = None) -> JobView | None:
-    """processing|pending → completed|failed, once; None when the job had already ended."""
+def end_job(job_id: str, status: str, error: str | None = None) -> bool:
+    """processing|pending → completed|failed, once (counts frozen); False if it had ended."""
     job = Job.get_for_update(id=job_id)
     if job is None or job.status in FINAL_STATUSES:
-        return None
+        return False
     job.processed_images, job.failed_images = _slot_counts(job)
     job.set(status=status, error=error, completed_at=now())
-    return _job_view(job)
+    return True
 
 
 @db_session(**_RETRY)

@@ -40,9 +40,10 @@ def test_an_outcome_is_recorded_once(pipeline) -> None:
 def test_a_job_ends_once_and_freezes_its_counts(pipeline) -> None:
     job_id = _job()
     jobs.add_images(job_id, [jobs.NewImage("bad", 4, "invalid_url: x")])
-    ended = jobs.end_job(job_id, "completed")
+    assert jobs.end_job(job_id, "completed")
+    ended = jobs.get_job(job_id)
     assert ended is not None and ended.completed_at is not None and ended.failed_images == 4
-    assert jobs.end_job(job_id, "failed", "late") is None
+    assert not jobs.end_job(job_id, "failed", "late")
     view = jobs.get_job(job_id)
     assert view is not None and (view.status, view.error) == ("completed", None)
 
