@@ -19,7 +19,7 @@ from actors.outcomes import count, settle
 from actors.runtime import counter, fetcher, layout, urls
 from ops import metrics
 from storage.files import atomic_write_bytes
-from storage.jobs import Outcome
+from storage.images import Outcome
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _compress_slots = threading.BoundedSemaphore(config.compress_slots)

@@ -21,6 +21,7 @@ from actors.runtime import fetcher
 from actors.webhooks import signed_headers
 from ops import metrics
 from storage import jobs
+from storage.webhook_attempts import begin_webhook_attempt, record_webhook_result
 
 
 def webhook_id(job_id: str) -> str:
@@ -43,7 +44,7 @@ def _post(job: jobs.JobView) -> tuple[int | None, str | None, bool]:
 
 def _give_up(job: jobs.JobView, attempt: int, status: int | None, error: str) -> None:
     assert job.webhook is not None
-    jobs.record_webhook_result(job.id, "failed", status)
+    record_webhook_result(job.id, "failed", status)
     events.publish(WebhookFailed(job.id, job.webhook.url, attempt, status, error))
 
 
@@ -53,12 +54,12 @@ def _settle(
     assert job.webhook is not None
     metrics.WEBHOOKS.labels("delivered" if status and 200 <= status < 300 else "failed").inc()
     if status is not None and 200 <= status < 300:
-        jobs.record_webhook_result(job.id, "delivered", status)
+        record_webhook_result(job.id, "delivered", status)
         events.publish(WebhookDelivered(job.id, job.webhook.url, attempt, status))
     elif status == 410 or not retry or attempt > len(config.webhook_retry_delays):
         _give_up(job, attempt, status, error or f"the receiver answered {status}")
     else:
-        jobs.record_webhook_result(job.id, "pending", status)
+        record_webhook_result(job.id, "pending", status)
         delay_ms = int(config.webhook_retry_delays[attempt - 1] * 1000)
         attempt_webhook.send_with_options(args=(job.id, attempt + 1), delay=delay_ms)
 
@@ -66,7 +67,7 @@ def _settle(
 @dramatiq.actor(queue_name="webhooks", max_retries=3, min_backoff=1_000, time_limit=60_000)
 def attempt_webhook(job_id: str, attempt: int) -> None:
     job = jobs.get_job(job_id)
-    if job is None or job.webhook is None or not jobs.begin_webhook_attempt(job_id, attempt):
+    if job is None or job.webhook is None or not begin_webhook_attempt(job_id, attempt):
         return
     _settle(job, attempt, *_post(job))
 

@@ -11,21 +11,22 @@ import dramatiq
 from actors import events
 from actors.broker import config
 from actors.happenings import JobCompleted, JobEnded, JobFailed
-from actors.manifest import ManifestError, parse_manifest
+from actors.manifest.errors import ManifestError
+from actors.manifest.parser import parse_manifest
 from actors.report import ImageOutcome, write_output_csv, write_report
 from actors.runtime import counter, layout, urls
 from ops import metrics
-from storage import jobs
+from storage import images, jobs
 
 _TIME_LIMIT_S = 600
 
 
 def outcomes(job_id: str, link: Callable[[str], str]) -> dict[str, ImageOutcome]:
     """Each distinct URL's result; `link` turns a stored image's path into what the CSVs show."""
-    return {image.url: _report_entry(image.outcome, link) for image in jobs.images_of(job_id)}
+    return {image.url: _report_entry(image.outcome, link) for image in images.images_of(job_id)}
 
 
-def _report_entry(outcome: jobs.Outcome, link: Callable[[str], str]) -> ImageOutcome:
+def _report_entry(outcome: images.Outcome, link: Callable[[str], str]) -> ImageOutcome:
     facts = asdict(outcome)
     path = facts.pop("output_path")
     return ImageOutcome(output_url=link(path) if path else None, **facts)

@@ -8,7 +8,8 @@ from typing import Any, Protocol
 from actors import events
 from actors.broker import config
 from actors.happenings import CsvReceived
-from actors.manifest import Manifest, ManifestSummary, parse_manifest, summarise_file
+from actors.manifest.parser import Manifest, parse_manifest
+from actors.manifest.summary import ManifestSummary, summarise_file
 from actors.runtime import layout
 from storage import jobs
 

@@ -7,12 +7,12 @@ from actors.finish_job import finish_job
 from actors.happenings import Event
 from actors.runtime import counter
 from ops import metrics
-from storage import jobs
+from storage import images
 
 
-def settle(job_id: str, image_id: int, outcome: jobs.Outcome, event: Event) -> None:
+def settle(job_id: str, image_id: int, outcome: images.Outcome, event: Event) -> None:
     """Record, count and announce one image; the call that empties the counter ends the job."""
-    if jobs.record_outcome(image_id, outcome):
+    if images.record_outcome(image_id, outcome):
         _measure(outcome)
         events.publish(event)
     # Counted even when the record was already there: a delivery that crashed between
@@ -26,7 +26,7 @@ def count(job_id: str, image_id: int) -> None:
         finish_job.send(job_id)
 
 
-def _measure(outcome: jobs.Outcome) -> None:
+def _measure(outcome: images.Outcome) -> None:
     metrics.IMAGES.labels(outcome.status).inc()
     if outcome.status == "ok":
         metrics.INPUT_BYTES.inc(outcome.input_bytes or 0)

@@ -28,7 +28,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from actors.manifest import Manifest, Row, Slot
+from actors.manifest.parser import Manifest
+from actors.manifest.rows import Row, Slot
 from storage.files import atomic_writer
 
 OUTPUT_COLUMN = "Output Image Urls"

@@ -11,17 +11,19 @@ from actors.compress_image import ImageTask, compress_image
 from actors.events import subscriber
 from actors.finish_job import fail_job, finish_job
 from actors.happenings import ImageFailed
-from actors.manifest import Manifest, ManifestError, parse_manifest
+from actors.manifest.errors import ManifestError
+from actors.manifest.parser import Manifest, parse_manifest
 from actors.report import INVALID_URL_ERROR
 from actors.runtime import counter, layout
 from storage import jobs
+from storage.images import NewImage, add_images
 
 
-def new_images(manifest: Manifest) -> list[jobs.NewImage]:
+def new_images(manifest: Manifest) -> list[NewImage]:
     """Distinct URLs in first-appearance order; each remembers how many slots name it."""
     slots = Counter(slot.url for slot in manifest.slots)
-    valid = [jobs.NewImage(url, slots[url]) for url in manifest.distinct_urls()]
-    invalid = [jobs.NewImage(url, slots[url], INVALID_URL_ERROR) for url in manifest.invalid_urls()]
+    valid = [NewImage(url, slots[url]) for url in manifest.distinct_urls()]
+    invalid = [NewImage(url, slots[url], INVALID_URL_ERROR) for url in manifest.invalid_urls()]
     return valid + invalid
 
 
@@ -45,7 +47,7 @@ def split_csv(subject: str, event: dict[str, Any]) -> None:
     manifest = _read_manifest(job_id)
     if manifest is None:
         return
-    split = jobs.add_images(job_id, new_images(manifest))
+    split = add_images(job_id, new_images(manifest))
     if split.already_done:
         return
     for image in split.failed_now:

@@ -20,7 +20,9 @@ from actors.errors import PermanentFailure
 from actors.finish_job import fail_job, finish_job
 from actors.happenings import ImageFailed
 from actors.outcomes import settle
-from storage import jobs
+from storage.images import Outcome
+from storage.sessions import now
+from storage.stalled import Stalled, stalled_jobs
 
 log = logging.getLogger("imgpress.watchdog")
 _WATCHED_QUEUES = ("default", "images")
@@ -32,12 +34,12 @@ def queues_idle() -> bool:
     return all(client.llen(name) == 0 for name in names)
 
 
-def _give_up_images(stalled: jobs.Stalled, deadline: float) -> None:
+def _give_up_images(stalled: Stalled, deadline: float) -> None:
     seconds = int(deadline)
     failure = PermanentFailure("timeout", f"no progress for {seconds} s: ended by the watchdog")
     for image in stalled.pending_images:
         event = ImageFailed(stalled.job_id, image.id, image.url, failure.reason, failure.message)
-        settle(stalled.job_id, image.id, jobs.Outcome("failed", error=failure.report_text), event)
+        settle(stalled.job_id, image.id, Outcome("failed", error=failure.report_text), event)
     # The counter may be what was lost: finish_job is idempotent, so send it regardless.
     finish_job.send(stalled.job_id)
 
@@ -47,7 +49,7 @@ def sweep(deadline: float | None = None) -> int:
     deadline = config.job_deadline if deadline is None else deadline
     if not queues_idle():
         return 0
-    stalled = jobs.stalled_jobs(jobs.now() - timedelta(seconds=deadline))
+    stalled = stalled_jobs(now() - timedelta(seconds=deadline))
     for job in stalled:
         log.warning("job %s made no progress for %s s: ending it", job.job_id, deadline)
         if job.status == "pending":

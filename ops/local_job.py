@@ -17,10 +17,10 @@ from actors import pipeline
 from actors.autotune import AUTO
 from actors.finish_job import write_outputs
 from actors.intake import open_job, read_manifest
-from actors.manifest import ManifestError
+from actors.manifest.errors import ManifestError
 from actors.runtime import layout
 from ops import embedded
-from storage import jobs
+from storage import images, jobs
 
 _BAR = 30
 
@@ -64,7 +64,7 @@ def _wait(job_id: str) -> jobs.JobView:
 
 def _export(job_id: str, out: Path, stem: str) -> tuple[Path, Path]:
     """Copy the images under OUT/images and write CSVs that name them relative to OUT."""
-    for image in jobs.images_of(job_id):
+    for image in images.images_of(job_id):
         if relative := image.outcome.output_path:
             target = out / "images" / relative
             target.parent.mkdir(parents=True, exist_ok=True)

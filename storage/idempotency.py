@@ -9,7 +9,7 @@ from typing import Any
 from pony.orm import TransactionIntegrityError, db_session
 
 from storage.db import IdempotencyKey
-from storage.jobs import now
+from storage.sessions import now
 
 KEY_LIFETIME = timedelta(hours=24)
 

@@ -9,7 +9,7 @@ import falcon
 import pony.orm.dbapiprovider
 import redis
 
-from actors.manifest import ManifestError
+from actors.manifest.errors import ManifestError
 
 log = logging.getLogger("imgpress.api")
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.intake import open_job, summarise
-from actors.manifest import ManifestSummary
+from actors.manifest.summary import ManifestSummary
 from storage import idempotency
 from storage.files import PublicUrls
 from svc.errors import ApiError

@@ -9,7 +9,7 @@ from actors.compress_image import ImageTask, compress_image
 from actors.intake import read_manifest
 from actors.runtime import counter, layout
 from actors.split_csv import new_images
-from storage import jobs
+from storage import images, jobs
 from tests.jobs import DEFAULT_OPTIONS, submit, wait_until_announced
 from tests.receiver import poll
 from tests.recording_subscriber import seen
@@ -23,7 +23,7 @@ def _split_by_hand(csv_text: str) -> tuple[str, list[ImageTask]]:
     path.write_text(csv_text)
     manifest = read_manifest(path)
     jobs.create_job(job_id, DEFAULT_OPTIONS, len(manifest.slots), [], None)
-    split = jobs.add_images(job_id, new_images(manifest))
+    split = images.add_images(job_id, new_images(manifest))
     counter.start(job_id, len(split.pending))
     tasks = [ImageTask(job_id, i.id, i.index, i.url, DEFAULT_OPTIONS) for i in split.pending]
     return job_id, tasks
@@ -60,7 +60,7 @@ def test_a_redelivery_after_the_job_ended_changes_nothing(origin, worker, pipeli
     # Given a finished job
     job_id = submit(f"name,url\nP1,{origin.url('/photos/coffee.jpg')}\n")
     before = wait_until_announced(job_id)
-    [image] = jobs.images_of(job_id)
+    [image] = images.images_of(job_id)
     # When its compress message arrives once more (a worker died before acking it)
     compress_image.send(ImageTask(job_id, image.id, 0, image.url, DEFAULT_OPTIONS).as_message())
     _drain(pipeline, worker)

@@ -7,7 +7,7 @@ from collections import Counter
 
 from actors import events
 from actors.happenings import CsvReceived
-from storage import jobs
+from storage import images, jobs
 from tests.jobs import submit, wait_until_announced
 from tests.receiver import Receiver, poll
 from tests.recording_subscriber import seen
@@ -48,5 +48,5 @@ def test_a_transient_origin_error_is_retried_then_recorded(origin, worker) -> No
     job = wait_until_announced(submit(f"name,url\nP,{origin.url(path)}\n"))
     # Then it was tried 1 + 1 times and failed with the vocabulary's reason
     assert sum(r.path == path for r in origin.requests) == 2
-    [image] = jobs.images_of(job.id)
+    [image] = images.images_of(job.id)
     assert image.status == "failed" and image.outcome.error.startswith("upstream_error: ")

@@ -8,21 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from actors import manifest as manifest_module
 from actors.errors import PipelineError
-from actors.manifest import (
-    NO_PRODUCT,
-    NO_URL,
-    Manifest,
-    ManifestError,
-    ManifestSummary,
-    Slot,
-    header_columns,
-    is_fetchable_url,
-    load_manifest,
-    parse_manifest,
-    summarise_file,
-)
+from actors.manifest import decoding, records
+from actors.manifest.errors import ManifestError
+from actors.manifest.parser import Manifest, header_columns, load_manifest, parse_manifest
+from actors.manifest.rows import NO_PRODUCT, NO_URL, Slot, is_fetchable_url
+from actors.manifest.summary import ManifestSummary, summarise_file
 
 SEED_SAMPLE = (
     "S. No, Product Name, Input URLs\n"
@@ -611,8 +602,8 @@ def test_summary_agrees_at_every_chunk_boundary(
 ) -> None:
     # Given tiny chunks and a tiny header scan, so that line breaks, CRLFs, multi-byte
     # sequences and header lines are split between reads
-    monkeypatch.setattr(manifest_module, "_CHUNK_BYTES", chunk)
-    monkeypatch.setattr(manifest_module, "_HEADER_SCAN_LIMIT", 6)
+    monkeypatch.setattr(decoding, "_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(records, "_HEADER_SCAN_LIMIT", 6)
     # Then the summary still says what parse_manifest says
     try:
         manifest = parse_manifest(data, max_rows=1000, max_images=1000)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.manifest import Manifest, parse_manifest
+from actors.manifest.parser import Manifest, parse_manifest
 from actors.report import (
     INVALID_URL_ERROR,
     NO_OUTCOME_ERROR,

@@ -7,7 +7,7 @@ from collections import Counter
 
 from actors.compress_image import compress_image
 from actors.watchdog import sweep
-from storage import jobs
+from storage import images, jobs
 from tests.actors.test_exactly_once import _split_by_hand
 from tests.jobs import wait_until_announced
 from tests.receiver import poll
@@ -30,7 +30,7 @@ def test_a_job_whose_messages_were_lost_is_ended(origin, worker, pipeline) -> No
     # Then the job completed, the lost images failed with `timeout`, once each
     job = wait_until_announced(job_id)
     assert (job.status, job.processed_images, job.failed_images) == ("completed", 0, 3)
-    reasons = Counter(image.outcome.error.split(":")[0] for image in jobs.images_of(job_id))
+    reasons = Counter(image.outcome.error.split(":")[0] for image in images.images_of(job_id))
     assert reasons == {"timeout": 2, "invalid_url": 1}
     poll(lambda: Counter(i["subject"] for i in seen(job_id))["job.completed"] == 1)
 

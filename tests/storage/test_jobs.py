@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 
 from storage import idempotency, jobs
+from storage.images import NewImage, Outcome, add_images, record_outcome
+from storage.webhook_attempts import begin_webhook_attempt, record_webhook_result
 
 
 def _job(webhook: str | None = None) -> str:
@@ -16,10 +18,10 @@ def _job(webhook: str | None = None) -> str:
 def test_images_are_created_once_and_counted_by_slot(pipeline) -> None:
     # Given a job whose first URL fills three slots and whose second is invalid
     job_id = _job()
-    images = [jobs.NewImage("http://a/1.jpg", 3), jobs.NewImage("nope", 1, "invalid_url: x")]
-    first = jobs.add_images(job_id, images)
+    images = [NewImage("http://a/1.jpg", 3), NewImage("nope", 1, "invalid_url: x")]
+    first = add_images(job_id, images)
     # When the split runs again (a redelivery)
-    again = jobs.add_images(job_id, images)
+    again = add_images(job_id, images)
     # Then one pending image exists, and the invalid URL already counts as 1 failed slot
     assert [i.url for i in first.pending] == [i.url for i in again.pending] == ["http://a/1.jpg"]
     view = jobs.get_job(job_id)
@@ -29,17 +31,17 @@ def test_images_are_created_once_and_counted_by_slot(pipeline) -> None:
 
 def test_an_outcome_is_recorded_once(pipeline) -> None:
     job_id = _job()
-    [image] = jobs.add_images(job_id, [jobs.NewImage("http://a/2.jpg", 2)]).pending
-    assert jobs.record_outcome(image.id, jobs.Outcome("ok", input_bytes=10, output_bytes=4))
+    [image] = add_images(job_id, [NewImage("http://a/2.jpg", 2)]).pending
+    assert record_outcome(image.id, Outcome("ok", input_bytes=10, output_bytes=4))
     # A late duplicate cannot overwrite the first outcome
-    assert not jobs.record_outcome(image.id, jobs.Outcome("failed", error="timeout: late"))
+    assert not record_outcome(image.id, Outcome("failed", error="timeout: late"))
     view = jobs.get_job(job_id)
     assert view is not None and (view.processed_images, view.failed_images) == (2, 0)
 
 
 def test_a_job_ends_once_and_freezes_its_counts(pipeline) -> None:
     job_id = _job()
-    jobs.add_images(job_id, [jobs.NewImage("bad", 4, "invalid_url: x")])
+    add_images(job_id, [NewImage("bad", 4, "invalid_url: x")])
     assert jobs.end_job(job_id, "completed")
     ended = jobs.get_job(job_id)
     assert ended is not None and ended.completed_at is not None and ended.failed_images == 4
@@ -50,10 +52,10 @@ def test_a_job_ends_once_and_freezes_its_counts(pipeline) -> None:
 
 def test_webhook_attempts_are_counted_once_each(pipeline) -> None:
     job_id = _job(webhook="http://127.0.0.1:9/hook")
-    assert jobs.begin_webhook_attempt(job_id, 1)
-    assert not jobs.begin_webhook_attempt(job_id, 1)  # redelivered attempt 1
-    assert not jobs.begin_webhook_attempt(job_id, 3)  # out of order
-    jobs.record_webhook_result(job_id, "delivered", 204)
+    assert begin_webhook_attempt(job_id, 1)
+    assert not begin_webhook_attempt(job_id, 1)  # redelivered attempt 1
+    assert not begin_webhook_attempt(job_id, 3)  # out of order
+    record_webhook_result(job_id, "delivered", 204)
     view = jobs.get_job(job_id)
     assert view is not None and view.webhook is not None
     assert (view.webhook.state, view.webhook.attempts, view.webhook.last_status_code) == (

@@ -1,0 +1,99 @@
+"""Rows and slots: a record's product and image URLs, or why the row is skipped.
+
+A row without a product name or without a URL is skipped (kept, with its reason, for the
+report); every URL of a kept row is a slot, fetchable or not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from urllib.parse import urlsplit
+
+from actors.manifest.errors import check_rows
+from actors.manifest.header import Columns
+
+NO_PRODUCT = "no product name"
+NO_URL = "no URL"
+
+_BAD_URL_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
+# The common shape (scheme, plain host name, then a path, query or fragment) is accepted
+# without urlsplit, which costs several times more and would dominate a large file.
+_PLAIN_URL = re.compile(
+    r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?:[/?#][^\s\x00-\x1f\x7f]*)?", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One URL position of a valid row: one image of the job."""
+
+    row: int
+    position: int
+    url: str
+    valid: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One data row: its raw cells, its product and its image slots, or why it is skipped."""
+
+    number: int
+    cells: tuple[str, ...]
+    product: str
+    slots: tuple[Slot, ...]
+    skip_reason: str | None
+
+
+def build_rows(
+    records: Iterator[tuple[int, list[str]]], columns: Columns, max_rows: int
+) -> tuple[Row, ...]:
+    # Rows are built as they are read, so the records never pile up in memory (nor in the
+    # garbage collector's way); past the limit the rest is only counted, for the message.
+    rows = [_build_row(number, cells, columns) for number, cells in islice(records, max_rows)]
+    check_rows(len(rows) + sum(1 for _ in records), max_rows)
+    return tuple(rows)
+
+
+def read_row(cells: Sequence[str], columns: Columns) -> tuple[str, list[str], str | None]:
+    """A record's product and URLs, and why it is skipped (None when it is not)."""
+    product = _cell(cells, columns.product).strip()
+    urls = _split_urls(_cell(cells, columns.url))
+    return product, urls, NO_PRODUCT if not product else NO_URL if not urls else None
+
+
+def is_fetchable_url(url: str) -> bool:
+    """True for an absolute http(s) URL with a host and nothing a request line cannot carry."""
+    if _PLAIN_URL.fullmatch(url):
+        return True
+    if not url or _BAD_URL_CHARS.search(url):
+        return False
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0  # .port raises on "host:abc"
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
+
+
+def _build_row(number: int, cells: list[str], columns: Columns) -> Row:
+    product, urls, reason = read_row(cells, columns)
+    slots = () if reason else _slots(number, urls)
+    return Row(number, tuple(cells), product, slots, reason)
+
+
+def _cell(cells: Sequence[str], index: int) -> str:
+    return cells[index] if index < len(cells) else ""
+
+
+def _split_urls(cell: str) -> list[str]:
+    # Commas and any whitespace (line breaks in a quoted cell included) separate URLs.
+    return cell.replace(",", " ").split()
+
+
+def _slots(row: int, urls: list[str]) -> tuple[Slot, ...]:
+    return tuple(
+        [Slot(row, position, url, is_fetchable_url(url)) for position, url in enumerate(urls)]
+    )

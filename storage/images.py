@@ -1,0 +1,124 @@
+"""Image state: a job's images, created once by the split, each settled once
+(pending → ok|failed) with its outcome; plain dataclasses out, Pony entities kept inside."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+
+from pony.orm import commit, db_session, select
+
+from storage.db import Image, Job
+from storage.jobs import FINAL_STATUSES
+from storage.sessions import RETRY, now
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one image: written by the compress step, read by the report."""
+
+    status: str  # pending | ok | failed
+    error: str | None = None
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    output_path: str | None = None
+
+
+_OUTCOME_FIELDS = tuple(f.name for f in fields(Outcome))
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: int
+    job_id: str
+    index: int
+    url: str
+    slots: int
+    outcome: Outcome
+
+    @property
+    def status(self) -> str:
+        return self.outcome.status
+
+
+@dataclass(frozen=True)
+class NewImage:
+    url: str
+    slots: int
+    failure: str | None = None  # already failed at split time (invalid_url)
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    pending: list[ImageRecord] = field(default_factory=list)
+    failed_now: list[ImageRecord] = field(default_factory=list)  # born failed, this call only
+    already_done: bool = False
+
+
+@db_session(**RETRY)
+def add_images(job_id: str, images: Iterable[NewImage]) -> SplitResult:
+    """Create the job's images once; a redelivered split gets back the ones still pending."""
+    job = Job.get(id=job_id)
+    if job.status in FINAL_STATUSES:
+        return SplitResult(already_done=True)
+    if not job.images.is_empty():
+        return SplitResult(pending=pending_images(job))
+    failed = []
+    for index, new in enumerate(images):
+        status = "failed" if new.failure else "pending"
+        image = Image(
+            job=job, index=index, url=new.url, slots=new.slots, status=status, error=new.failure
+        )
+        if new.failure:
+            failed.append(image)
+    job.status = "processing"
+    commit()
+    return SplitResult(pending=pending_images(job), failed_now=[_image_record(i) for i in failed])
+
+
+def pending_images(job: Job) -> list[ImageRecord]:
+    """The job's images still pending, in index order; call inside a db_session."""
+    query = select(i for i in job.images if i.status == "pending")
+    return [_image_record(image) for image in query.order_by(Image.index)]
+
+
+@db_session(**RETRY)
+def get_image(image_id: int) -> ImageRecord | None:
+    image = Image.get(id=image_id)
+    return _image_record(image) if image else None
+
+
+@db_session(**RETRY)
+def record_outcome(image_id: int, outcome: Outcome) -> bool:
+    """pending → ok|failed, once. Returns False when an earlier delivery got there first."""
+    image = Image.get_for_update(id=image_id)
+    if image is None or image.status != "pending":
+        return False
+    image.set(finished_at=now(), **{name: getattr(outcome, name) for name in _OUTCOME_FIELDS})
+    return True
+
+
+@db_session(**RETRY)
+def count_pending(job_id: str) -> int:
+    return Image.select(lambda i: i.job.id == job_id and i.status == "pending").count()
+
+
+@db_session(**RETRY)
+def images_of(job_id: str) -> list[ImageRecord]:
+    query = Image.select(lambda i: i.job.id == job_id).order_by(Image.index)
+    return [_image_record(image) for image in query]
+
+
+def _image_record(image: Image) -> ImageRecord:
+    outcome = Outcome(**{name: getattr(image, name) for name in _OUTCOME_FIELDS})
+    return ImageRecord(
+        id=image.id,
+        job_id=image.job.id,
+        index=image.index,
+        url=image.url,
+        slots=image.slots,
+        outcome=outcome,
+    )

@@ -1,0 +1,35 @@
+"""The watchdog's query: unfinished jobs in which nothing has happened for a while."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pony.orm import db_session, select
+
+from storage.db import Job
+from storage.images import ImageRecord, pending_images
+from storage.sessions import RETRY
+
+
+@dataclass(frozen=True)
+class Stalled:
+    job_id: str
+    status: str  # pending: never split; processing: images stopped moving
+    pending_images: list[ImageRecord]
+
+
+@db_session(**RETRY)
+def stalled_jobs(quiet_since: datetime) -> list[Stalled]:
+    """Unfinished jobs in which nothing has happened since `quiet_since`."""
+    unfinished = Job.select(lambda j: j.status in ("pending", "processing"))
+    return [
+        Stalled(job.id, job.status, pending_images(job) if job.status == "processing" else [])
+        for job in unfinished.order_by(Job.created_at)
+        if job.created_at < quiet_since and _last_progress(job) < quiet_since
+    ]
+
+
+def _last_progress(job: Job) -> datetime:
+    latest = select(i.finished_at for i in job.images).max()
+    return max(latest, job.created_at) if latest else job.created_at
