@@ -28,15 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from actors.formats import DEFAULT_TARGET, LOSSY
 from actors.perceptual import Reference
-
-# What the seed's output (Pillow JPEG, quality 50) scores on typical photos: the median over the
-# repo's six photos (48-70), and issue 4's average. The benchmark's mosaics score lower (~59).
-DEFAULT_TARGET = 66.0
-AUTO = "auto"
-AUTO_FORMATS = ("avif", "webp", "jpeg", "png")  # what `accept` may list
-DEFAULT_ACCEPT = ("avif", "webp", "jpeg")
-LOSSY = frozenset({"avif", "webp", "jpeg"})
 
 TILE = 64  # a multiple of 16: JPEG's MCU (4:2:0)
 TILES = 16  # 16 tiles: a 256×256 sample, ~0.07 MP whatever the photo's size

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from dramatiq.middleware import CurrentMessage
 
 from actors.broker import config
 from actors.errors import ImageFailure, PermanentFailure, TransientFailure
+from actors.fetch import Download
 from actors.happenings import Event, ImageCompressed, ImageFailed
 from actors.imaging import FORMAT_EXTENSIONS, Compressed, EncodeOptions, compress
 from actors.outcomes import count, settle
@@ -22,7 +23,12 @@ from storage.files import atomic_write_bytes
 from storage.images import Outcome
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-_compress_slots = threading.BoundedSemaphore(config.compress_slots)
+# Images are decoded and encoded on threads of their own, `compress_slots` per process, whatever
+# Dramatiq thread took the message: the other threads only download, and a large image's
+# buffers come and go in the same malloc arenas. When any thread compressed, buffers freed in
+# one arena were not reused by the next image on a thread of the other, and each arena kept an
+# image's worth (24 MP WebP, 16 threads: peak RSS 303 MiB, against 218 on a thread of its own).
+_compressor = ThreadPoolExecutor(config.compress_slots, thread_name_prefix="compress")
 
 
 @dataclass(frozen=True)
@@ -91,12 +97,18 @@ def _attempt(task: ImageTask) -> tuple[Outcome, Event]:
         if not _is_last_attempt():
             raise  # Dramatiq retries with backoff, freeing this thread meanwhile
         return _failed(task, failure)
-    try:
-        with _compress_slots:
-            result = compress(download.data, EncodeOptions(**task.options), config.max_pixels)
-    except PermanentFailure as failure:  # the report still shows what was downloaded
-        return _failed(task, failure, len(download.data))
-    return _store(task, result, len(download.data))
+    with download:
+        try:
+            options = EncodeOptions(**task.options)
+            result = _compressor.submit(_compressed, download, options).result()
+        except PermanentFailure as failure:  # the report still shows what was downloaded
+            return _failed(task, failure, download.size)
+    return _store(task, result, download.size)
+
+
+def _compressed(download: Download, options: EncodeOptions) -> Compressed:
+    # The body comes into memory only here, one per compressing thread.
+    return compress(download.read(), options, config.max_pixels)
 
 
 @dramatiq.actor(

@@ -13,6 +13,7 @@ import http.client
 import io
 import socket
 import ssl
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -20,7 +21,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
 from urllib.parse import urljoin
 
 from urllib3 import HTTPConnectionPool, HTTPHeaderDict, HTTPSConnectionPool
@@ -53,11 +56,38 @@ _MAX_POOLS = 64
 _CONNECTIONS_PER_POOL = 8
 
 
+# A body up to this size is kept in memory; a larger one is written to an unlinked file in the
+# data directory. A worker's threads download while one of them compresses, and sixteen threads
+# each holding a 6 MB camera JPEG would be ~100 MB of the worker's memory (issue 4).
+_IN_MEMORY_BODY = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Download:
-    data: bytes
+    """A fetched body and what came with it; close it (or use `with`) to free its spool."""
+
+    body: IO[bytes]
+    size: int
     content_type: str | None
     final_url: str
+
+    def read(self) -> bytes:
+        self.body.seek(0)
+        return self.body.read()
+
+    def close(self) -> None:
+        self.body.close()
+
+    def __enter__(self) -> Download:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class _Deadline:
@@ -188,6 +218,7 @@ class Fetcher:
 
     def __init__(self, config: Config, ssl_context: ssl.SSLContext | None = None) -> None:
         self._config = config
+        self._spool_dir = config.data_dir / "spool"
         # `ssl_context` is for tests that trust their own certificate authority.
         self._pools = _Pools(ssl_context or ssl.create_default_context())
 
@@ -197,8 +228,8 @@ class Fetcher:
         deadline = _Deadline(self._config.fetch_timeout)
         with _failures(target, deadline), _within(deadline):
             response, target = self._follow(target, deadline)
-            data = self._read_body(response)
-        return Download(data, response.headers.get("Content-Type"), target.url)
+            body, size = self._read_body(response)
+        return Download(body, size, response.headers.get("Content-Type"), target.url)
 
     def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
         """POST `body` to `url` and return the status; redirects are answers, not followed."""
@@ -269,21 +300,26 @@ class Fetcher:
             release_conn=False,
         )
 
-    def _read_body(self, response: BaseHTTPResponse) -> bytes:
+    def _read_body(self, response: BaseHTTPResponse) -> tuple[IO[bytes], int]:
         limit = self._config.max_image_bytes
         announced = _content_length(response)
         if announced is not None and announced > limit:
             _abandon(response)  # refused on the header alone: the body is never read
             raise _too_large(limit, f"Content-Length is {announced}")
-        chunks, size = [], 0
-        with _abandoned_on_error(response):
+        body, size = _spool(self._spool_dir), 0
+        with _abandoned_on_error(response), _closed_on_error(body):
             while chunk := response.read1(_CHUNK):
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(limit, "the body went on past it")
-                chunks.append(chunk)
+                body.write(chunk)
         response.release_conn()
-        return b"".join(chunks)
+        return body, size
+
+
+def _spool(folder: Path) -> IO[bytes]:
+    folder.mkdir(parents=True, exist_ok=True)
+    return tempfile.SpooledTemporaryFile(max_size=_IN_MEMORY_BODY, dir=str(folder))
 
 
 def _too_large(limit: int, detail: str) -> PermanentFailure:
@@ -337,6 +373,15 @@ def _abandoned_on_error(response: BaseHTTPResponse) -> Iterator[None]:
         yield
     except BaseException:
         _abandon(response)
+        raise
+
+
+@contextmanager
+def _closed_on_error(body: IO[bytes]) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        body.close()
         raise
 
 

@@ -8,6 +8,15 @@ from typing import Any
 FORMAT_EXTENSIONS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 REQUESTABLE_FORMATS = frozenset({"original", "auto", *FORMAT_EXTENSIONS})
 
+# `format=auto` and `quality=auto` (actors.autotune does the choosing).
+AUTO = "auto"
+AUTO_FORMATS = ("avif", "webp", "jpeg", "png")  # what `accept` may list
+DEFAULT_ACCEPT = ("avif", "webp", "jpeg")
+LOSSY = frozenset({"avif", "webp", "jpeg"})
+# What the seed's output (Pillow JPEG, quality 50) scores on typical photos: the median over the
+# repo's six photos (48-70), and issue 4's average. The benchmark's mosaics score lower (~59).
+DEFAULT_TARGET = 66.0
+
 # Pillow's format names for the inputs that `original` keeps. MPO is how Pillow names the JPEGs
 # many phone cameras write (a JPEG with extra pictures appended): still a JPEG to us.
 _KEPT_INPUTS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "AVIF": "avif"}
@@ -64,7 +73,8 @@ def output_format(requested: str, source: str | None) -> str:
 def save_options(
     fmt: str, quality: int, icc_profile: bytes | None, tuned: bool = False
 ) -> dict[str, Any]:
-    """Pillow `save` arguments. Nothing but the ICC profile is carried over (no EXIF/XMP).
+    """Pillow `save` arguments for JPEG, PNG and AVIF. Nothing but the ICC profile is carried
+    over (no EXIF/XMP).
 
     `tuned` (the `quality=auto` path) swaps JPEG's standard tables for jpegli's: a numeric
     quality keeps meaning what libjpeg's scale has always meant.
@@ -79,10 +89,10 @@ def save_options(
         # Lossless, so quality has no meaning. optimize=True (zlib level 9 plus filter
         # search) costs ~6x the time of level 6 on photos for ~5% fewer bytes.
         extra = {"compress_level": 6}
-    elif fmt == "webp":
-        extra = {"quality": quality, "method": 4}
-    else:
+    elif fmt == "avif":
         extra = {"quality": quality, "speed": AVIF_SPEED}
+    else:  # WebP is written by actors.webp
+        raise ValueError(f"no Pillow save options for {fmt!r}")
     # Given explicitly because PNG and AVIF would otherwise fall back to `Image.info`.
     return {"format": fmt.upper(), "icc_profile": icc_profile, **extra}
 

@@ -18,12 +18,16 @@ from typing import Literal, cast
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from actors import autotune
-from actors.autotune import AUTO, AUTO_FORMATS, DEFAULT_ACCEPT, DEFAULT_TARGET, LOSSY
+from actors import webp
 from actors.errors import PermanentFailure
 from actors.formats import (
+    AUTO,
+    AUTO_FORMATS,
+    DEFAULT_ACCEPT,
+    DEFAULT_TARGET,
     FORMAT_EXTENSIONS,
     INPUT_FORMATS,
+    LOSSY,
     REQUESTABLE_FORMATS,
     input_format,
     output_format,
@@ -124,6 +128,10 @@ def _plan(source: _Source, options: EncodeOptions) -> _Plan:
         return _Plan(formats[0], options.quality, tuned=False)
     if not LOSSY.intersection(formats):  # PNG alone: nothing to search
         return _Plan(formats[0], 100, tuned=True)
+    # Imported only now: the search needs NumPy, ~12 MiB of memory in every process that
+    # loads it, and jobs with a numeric quality never do.
+    from actors import autotune
+
     choice = autotune.choose(source.image, formats, options.target, encode_pixels)
     return _Plan(choice.format, choice.quality, tuned=True)
 
@@ -325,6 +333,9 @@ def _encode(
     """Encode `image` as `fmt`, closing it (and any converted copy) when done."""
     try:
         image, icc = _for_format(image, fmt, icc)
+        if fmt == "webp":  # not Pillow's saver, which needs far more memory (actors.webp)
+            width, height = image.size
+            return Compressed(webp.encode(image, quality, icc), fmt, width, height, quality)
         _forget_metadata(image, fmt)
         out = io.BytesIO()
         image.save(out, **save_options(fmt, quality, icc, tuned))

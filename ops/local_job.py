@@ -14,8 +14,8 @@ from typing import Any
 import dramatiq
 
 from actors import pipeline
-from actors.autotune import AUTO
 from actors.finish_job import write_outputs
+from actors.formats import AUTO
 from actors.intake import open_job, read_manifest
 from actors.manifest.errors import ManifestError
 from actors.runtime import layout

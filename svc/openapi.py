@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.autotune import AUTO_FORMATS, DEFAULT_ACCEPT
+from actors.formats import AUTO_FORMATS, DEFAULT_ACCEPT
 from ops.config import Config
 from svc.upload import FORMATS, MAX_DIMENSION, MAX_FIELD_BYTES
 

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import falcon
 
-from actors.autotune import AUTO, AUTO_FORMATS, DEFAULT_ACCEPT
 from actors.errors import PermanentFailure
+from actors.formats import AUTO, AUTO_FORMATS, DEFAULT_ACCEPT
 from actors.guard import check_url, is_blocked_literal
 from ops.config import Config
 from svc.errors import ApiError, bad_request

@@ -32,7 +32,7 @@ from pathlib import Path
 from PIL import Image
 from ssimulacra2 import compute_ssimulacra2  # type: ignore[import-untyped]
 
-from actors.autotune import DEFAULT_TARGET
+from actors.formats import DEFAULT_TARGET
 from actors.imaging import EncodeOptions, compress
 from ops.bench import photos
 from ops.bench.report import Check, GoalResult

@@ -14,6 +14,7 @@ from PIL import Image
 
 from actors import autotune
 from actors.autotune import CALIBRATION, MAX_PROBES, TILE, TILES, Probe, choose, search
+from actors.formats import DEFAULT_TARGET
 from actors.imaging import EncodeOptions, compress, encode_pixels
 from actors.perceptual import Reference
 from tests.images import list_photos, open_image, photo_bytes
@@ -149,11 +150,11 @@ def test_quality_auto_meets_the_target_on_the_sample(name: str, fmt: str) -> Non
     image = rgb(name)
     encoder = CountingEncoder()
     # When the quality is chosen for the default target
-    choice = choose(image, [fmt], autotune.DEFAULT_TARGET, encoder)
+    choice = choose(image, [fmt], DEFAULT_TARGET, encoder)
     # Then a handful of sample encodes were made, and the sample at that quality meets the
     # target on the fast metric, through this format's calibration
     assert encoder.calls == {fmt: choice.encodes} and choice.encodes <= MAX_PROBES
-    goal = CALIBRATION[fmt].fast_score_for(autotune.DEFAULT_TARGET)
+    goal = CALIBRATION[fmt].fast_score_for(DEFAULT_TARGET)
     assert fast_score_of_sample(image, fmt, choice.quality) >= goal
 
 
@@ -166,7 +167,7 @@ def test_the_whole_image_lands_near_the_target(name: str) -> None:
     calibration = CALIBRATION["jpeg"]
     score = Reference(rgb(name)).score(open_image(result.data).convert("RGB"))
     # Then it is near the target: the sample stands for the image within a few points
-    target = autotune.DEFAULT_TARGET
+    target = DEFAULT_TARGET
     assert abs(calibration.slope * score + calibration.offset - target) <= 6
 
 
@@ -194,12 +195,10 @@ def test_format_auto_picks_the_smallest_format_on_the_same_pixels() -> None:
     image = rgb("astronaut.jpg")
     encoder = CountingEncoder()
     # When auto chooses
-    choice = choose(image, LOSSY, autotune.DEFAULT_TARGET, encoder)
+    choice = choose(image, LOSSY, DEFAULT_TARGET, encoder)
     # Then each format was searched within its budget, and the winner is the one whose output
     # is smallest for the sample the formats are compared on
-    singles = {
-        fmt: choose(image, [fmt], autotune.DEFAULT_TARGET, CountingEncoder()) for fmt in LOSSY
-    }
+    singles = {fmt: choose(image, [fmt], DEFAULT_TARGET, CountingEncoder()) for fmt in LOSSY}
     assert set(encoder.calls) == set(LOSSY)
     # (plus one encode of the common sample for a format searched on another one)
     assert all(count <= MAX_PROBES + 1 for count in encoder.calls.values())

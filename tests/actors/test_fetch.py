@@ -6,6 +6,7 @@ shows the refusal itself. Nothing here ever connects to anything but 127.0.0.1.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import ssl
@@ -81,7 +82,7 @@ def test_a_200_answer_gives_the_body_and_its_content_type(origin: Origin, fetche
     download = fetcher.download(origin.url("/cat.jpg"))
 
     # Then the bytes and the Content-Type come back as served, with the URL they came from
-    assert download.data == b"\xff\xd8 not really a jpeg"
+    assert download.read() == b"\xff\xd8 not really a jpeg"
     assert download.content_type == "image/jpeg"
     assert download.final_url == origin.url("/cat.jpg")
 
@@ -209,7 +210,7 @@ def test_a_redirect_is_followed_to_the_file(origin: Origin, fetcher: Fetcher, st
     download = fetcher.download(origin.url("/old/a.jpg"))
 
     # Then the file comes from where the redirect pointed
-    assert download.data == b"moved"
+    assert download.read() == b"moved"
     assert download.final_url == origin.url("/new/a.jpg")
 
 
@@ -238,7 +239,7 @@ def test_exactly_the_redirect_cap_is_still_followed(
     origin.serve("/3", b"end")
 
     # When the chain's start is downloaded, Then the file at its end arrives
-    assert make_fetcher(max_redirects=3).download(origin.url("/0")).data == b"end"
+    assert make_fetcher(max_redirects=3).download(origin.url("/0")).read() == b"end"
 
 
 # Byte cap
@@ -279,7 +280,43 @@ def test_a_body_of_exactly_the_cap_is_accepted(
 ) -> None:
     origin.route("/full.jpg", Route(body=b"x" * LIMIT, framing=framing))
 
-    assert len(fetcher.download(origin.url("/full.jpg")).data) == LIMIT
+    assert len(fetcher.download(origin.url("/full.jpg")).read()) == LIMIT
+
+
+def _open_files_under(folder: Path) -> list[str]:
+    """What this process holds open in `folder`, deleted files included ("... (deleted)")."""
+    links = (Path("/proc/self/fd") / fd for fd in os.listdir("/proc/self/fd"))
+    targets = []
+    for link in links:
+        try:
+            targets.append(os.readlink(link))
+        except OSError:
+            continue  # the listing's own descriptor, closed by now
+    return [target for target in targets if target.startswith(str(folder))]
+
+
+def test_a_large_body_waits_on_disk_and_a_small_one_in_memory(
+    origin: Origin, make_fetcher: MakeFetcher, tmp_path: Path
+) -> None:
+    # Given a cap well above two bodies, one over the in-memory size and one under it
+    fetcher = make_fetcher(max_image_bytes=8 * 1024 * 1024)
+    large, small = bytes(range(256)) * 8192, b"small body"  # 2 MiB and 10 bytes
+    origin.serve("/large.jpg", large)
+    origin.serve("/small.jpg", small)
+
+    # When both are downloaded and held
+    with (
+        fetcher.download(origin.url("/large.jpg")) as held_large,
+        fetcher.download(origin.url("/small.jpg")) as held_small,
+    ):
+        # Then exactly one spool file is open (already unlinked: a crash leaves nothing)
+        (spooled,) = _open_files_under(tmp_path / "spool")
+        assert spooled.endswith("(deleted)")
+        assert (held_small.read(), held_small.size) == (small, len(small))
+        assert (held_large.read(), held_large.size) == (large, len(large))
+
+    # And closing the downloads frees it
+    assert _open_files_under(tmp_path / "spool") == []
 
 
 def test_a_body_shorter_than_its_content_length_is_transient(
@@ -344,7 +381,7 @@ def test_downloads_from_one_host_share_one_connection(origin: Origin, fetcher: F
         origin.serve(f"/{name}.jpg", name.encode() * 10)
 
     # When they are downloaded one after another
-    bodies = [fetcher.download(origin.url(f"/{name}.jpg")).data for name in "abc"]
+    bodies = [fetcher.download(origin.url(f"/{name}.jpg")).read() for name in "abc"]
 
     # Then each arrived, over a single kept-alive connection
     assert bodies == [b"a" * 10, b"b" * 10, b"c" * 10]
@@ -364,7 +401,7 @@ def test_an_abandoned_response_never_serves_the_next_download(
     download = fetcher.download(origin.url("/small.jpg"))
 
     # Then the small one arrives whole, on a fresh connection: the half-read one was closed
-    assert download.data == b"small"
+    assert download.read() == b"small"
     assert len(origin.connections) == 2
 
 
@@ -375,7 +412,9 @@ def test_threads_share_one_fetcher(origin: Origin, fetcher: Fetcher) -> None:
 
     # When they download all files at once
     with ThreadPoolExecutor(max_workers=8) as pool:
-        bodies = list(pool.map(lambda n: fetcher.download(origin.url(f"/{n}.jpg")).data, range(40)))
+        bodies = list(
+            pool.map(lambda n: fetcher.download(origin.url(f"/{n}.jpg")).read(), range(40))
+        )
 
     # Then every thread got its own file, and connections were reused, not one per file
     assert bodies == [str(number).encode() * 50 for number in range(40)]
@@ -492,7 +531,7 @@ def test_https_checks_the_certificate_against_the_urls_name(
         fetcher.close()
 
     # Then the certificate matched the name, and the body arrived
-    assert download.data == b"over tls"
+    assert download.read() == b"over tls"
 
 
 def test_https_refuses_a_certificate_for_another_name(

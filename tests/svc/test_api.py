@@ -224,7 +224,7 @@ def test_format_auto_stores_auto_quality_the_accepted_formats_and_the_target(cli
     # When the job is created
     options = _stored_options(result)
     # Then the job holds auto quality, the formats in a fixed order, and the target aimed at
-    from actors.autotune import DEFAULT_TARGET
+    from actors.formats import DEFAULT_TARGET
 
     assert options["format"] == "auto" and options["quality"] == "auto"
     assert options["accept"] == ["webp", "jpeg"] and options["target"] == DEFAULT_TARGET
