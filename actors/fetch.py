@@ -21,7 +21,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 from urllib.parse import urljoin
@@ -56,9 +55,10 @@ _MAX_POOLS = 64
 _CONNECTIONS_PER_POOL = 8
 
 
-# A body up to this size is kept in memory; a larger one is written to an unlinked file in the
-# data directory. A worker's threads download while one of them compresses, and sixteen threads
-# each holding a 6 MB camera JPEG would be ~100 MB of the worker's memory (issue 4).
+# A body up to this size is kept in memory; a larger one is written to an unlinked temporary
+# file (in TMPDIR: local disk, where the data dir may be network storage). A worker's threads
+# download while one of them compresses, and sixteen threads each holding a 6 MB camera JPEG
+# would be ~100 MB of the worker's memory (issue 4).
 _IN_MEMORY_BODY = 1024 * 1024
 
 
@@ -218,7 +218,6 @@ class Fetcher:
 
     def __init__(self, config: Config, ssl_context: ssl.SSLContext | None = None) -> None:
         self._config = config
-        self._spool_dir = config.data_dir / "spool"
         # `ssl_context` is for tests that trust their own certificate authority.
         self._pools = _Pools(ssl_context or ssl.create_default_context())
 
@@ -306,7 +305,7 @@ class Fetcher:
         if announced is not None and announced > limit:
             _abandon(response)  # refused on the header alone: the body is never read
             raise _too_large(limit, f"Content-Length is {announced}")
-        body, size = _spool(self._spool_dir), 0
+        body, size = _spool(), 0
         with _abandoned_on_error(response), _closed_on_error(body):
             while chunk := response.read1(_CHUNK):
                 size += len(chunk)
@@ -317,9 +316,8 @@ class Fetcher:
         return body, size
 
 
-def _spool(folder: Path) -> IO[bytes]:
-    folder.mkdir(parents=True, exist_ok=True)
-    return tempfile.SpooledTemporaryFile(max_size=_IN_MEMORY_BODY, dir=str(folder))
+def _spool() -> IO[bytes]:
+    return tempfile.SpooledTemporaryFile(max_size=_IN_MEMORY_BODY)
 
 
 def _too_large(limit: int, detail: str) -> PermanentFailure:

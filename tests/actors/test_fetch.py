@@ -11,6 +11,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -283,40 +284,41 @@ def test_a_body_of_exactly_the_cap_is_accepted(
     assert len(fetcher.download(origin.url("/full.jpg")).read()) == LIMIT
 
 
-def _open_files_under(folder: Path) -> list[str]:
-    """What this process holds open in `folder`, deleted files included ("... (deleted)")."""
-    links = (Path("/proc/self/fd") / fd for fd in os.listdir("/proc/self/fd"))
-    targets = []
-    for link in links:
+def _open_temporary_files() -> set[tuple[str, str]]:
+    """(descriptor, target) of the unlinked temporary files this process holds open."""
+    held = set()
+    for fd in os.listdir("/proc/self/fd"):
         try:
-            targets.append(os.readlink(link))
+            target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
             continue  # the listing's own descriptor, closed by now
-    return [target for target in targets if target.startswith(str(folder))]
+        if target.startswith(tempfile.gettempdir()) and target.endswith("(deleted)"):
+            held.add((fd, target))
+    return held
 
 
 def test_a_large_body_waits_on_disk_and_a_small_one_in_memory(
-    origin: Origin, make_fetcher: MakeFetcher, tmp_path: Path
+    origin: Origin, make_fetcher: MakeFetcher
 ) -> None:
     # Given a cap well above two bodies, one over the in-memory size and one under it
     fetcher = make_fetcher(max_image_bytes=8 * 1024 * 1024)
     large, small = bytes(range(256)) * 8192, b"small body"  # 2 MiB and 10 bytes
     origin.serve("/large.jpg", large)
     origin.serve("/small.jpg", small)
+    before = _open_temporary_files()  # pytest's own capture files, say
 
     # When both are downloaded and held
     with (
         fetcher.download(origin.url("/large.jpg")) as held_large,
         fetcher.download(origin.url("/small.jpg")) as held_small,
     ):
-        # Then exactly one spool file is open (already unlinked: a crash leaves nothing)
-        (spooled,) = _open_files_under(tmp_path / "spool")
-        assert spooled.endswith("(deleted)")
+        # Then exactly one more unlinked temporary file is open: a crash leaves nothing behind
+        assert len(_open_temporary_files() - before) == 1
         assert (held_small.read(), held_small.size) == (small, len(small))
         assert (held_large.read(), held_large.size) == (large, len(large))
 
     # And closing the downloads frees it
-    assert _open_files_under(tmp_path / "spool") == []
+    assert _open_temporary_files() - before == set()
 
 
 def test_a_body_shorter_than_its_content_length_is_transient(
