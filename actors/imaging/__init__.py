@@ -1,0 +1,23 @@
+"""Compress one image: bytes and options in, bytes and facts out. Pure: no I/O, no config.
+
+The pixel limit is checked from the header, before any pixel is decoded. JPEGs that will be
+downscaled are decoded at a reduced scale (`draft`). EXIF orientation is applied, metadata is
+dropped but the ICC profile kept, and a re-encode that does not shrink an unchanged image in its
+own format gives way to the original bytes. `quality="auto"` and `format="auto"` are settled on a
+small sample of the decoded image (`actors.autotune`); the whole image is then encoded once.
+
+Its public face is `compress`, its `EncodeOptions` and `Compressed`, and `encode_pixels` (the
+quality search's encoder). The steps beneath, each used only from here:
+- `options`: what a job asks for, checked;
+- `compression`: `compress` itself, and the plan of which format and quality to encode at;
+- `decoding`: bytes to oriented, fitted, 8-bit pixels, within the pixel limit;
+- `pixels`: pixel modes, converted to what each output format stores;
+- `encoding`: pixels to the output format's bytes.
+"""
+
+from actors.formats import FORMAT_EXTENSIONS
+from actors.imaging.compression import compress, encode_pixels
+from actors.imaging.encoding import Compressed
+from actors.imaging.options import EncodeOptions
+
+__all__ = ["FORMAT_EXTENSIONS", "Compressed", "EncodeOptions", "compress", "encode_pixels"]

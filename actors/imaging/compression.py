@@ -1,0 +1,54 @@
+"""`compress`: decode, plan the format and quality, encode once, keep the original if smaller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PIL import Image
+
+from actors.formats import AUTO, LOSSY, output_format, strip_metadata
+from actors.imaging.decoding import Source, decode
+from actors.imaging.encoding import Compressed, encode
+from actors.imaging.options import EncodeOptions
+
+
+@dataclass(frozen=True)
+class _Plan:
+    format: str
+    quality: int
+    tuned: bool  # chosen by the perceptual search, with the encoders' tuned settings
+
+
+def compress(data: bytes, options: EncodeOptions, max_pixels: int) -> Compressed:
+    """Re-encode `data` as `options` ask; PermanentFailure when it is not a usable image."""
+    source = decode(data, max_pixels, options.max_width, options.max_height)
+    plan = _plan(source, options)
+    encoded = encode(source.image, plan.format, plan.quality, source.icc_profile, plan.tuned)
+    fmt = plan.format
+    if fmt == source.format and not source.changed and len(encoded.data) >= len(data):
+        return Compressed(strip_metadata(data, fmt), fmt, encoded.width, encoded.height)
+    return encoded
+
+
+def _plan(source: Source, options: EncodeOptions) -> _Plan:
+    """The format and quality to encode at: as asked, or searched for on a sample."""
+    if options.format == AUTO:
+        formats = options.accept
+    else:
+        formats = (output_format(options.format, source.format),)
+    if isinstance(options.quality, int):
+        return _Plan(formats[0], options.quality, tuned=False)
+    if not LOSSY.intersection(formats):  # PNG alone: nothing to search
+        return _Plan(formats[0], 100, tuned=True)
+    # Imported only now: the search needs NumPy, ~12 MiB of memory in every process that
+    # loads it, and jobs with a numeric quality never do.
+    from actors import autotune
+
+    choice = autotune.choose(source.image, formats, options.target, encode_pixels)
+    return _Plan(choice.format, choice.quality, tuned=True)
+
+
+def encode_pixels(image: Image.Image, fmt: str, quality: int) -> bytes:
+    """Decoded pixels encoded as the auto path encodes them, without an ICC profile; `image`
+    is closed (pass a copy to keep it). The quality search's encoder, and the calibration's."""
+    return encode(image, fmt, quality, None, tuned=True).data
