@@ -17,6 +17,11 @@ LOSSY = frozenset({"avif", "webp", "jpeg"})
 # repo's six photos (48-70), and issue 4's average. The benchmark's mosaics score lower (~59).
 DEFAULT_TARGET = 66.0
 
+# The longest side each output format can store: WebP's sizes are 14-bit, libjpeg refuses more
+# than its JPEG_MAX_DIMENSION, libaom 65536 (measured through Pillow 13). An image within the
+# pixel limit can still be a 70000x10 banner.
+MAX_SIDES = {"jpeg": 65_500, "webp": 16_383, "avif": 65_536, "png": 2**31 - 1}
+
 # Pillow's format names for the inputs that `original` keeps. MPO is how Pillow names the JPEGs
 # many phone cameras write (a JPEG with extra pictures appended): still a JPEG to us.
 _KEPT_INPUTS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "AVIF": "avif"}
@@ -62,6 +67,10 @@ _PNG_METADATA = frozenset({b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"})
 def input_format(pillow_format: str | None) -> str | None:
     """Our name for an input's format when `original` keeps it, else None (it becomes PNG)."""
     return _KEPT_INPUTS.get(pillow_format or "")
+
+
+def fits(fmt: str, size: tuple[int, int]) -> bool:
+    return max(size) <= MAX_SIDES[fmt]
 
 
 def output_format(requested: str, source: str | None) -> str:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from actors.formats import AUTO, LOSSY, output_format, strip_metadata
+from actors.errors import PermanentFailure
+from actors.formats import AUTO, LOSSY, MAX_SIDES, fits, output_format, strip_metadata
 from actors.imaging.decoding import Source, decode
 from actors.imaging.encoding import Compressed, encode
 from actors.imaging.options import EncodeOptions
@@ -32,10 +33,7 @@ def compress(data: bytes, options: EncodeOptions, max_pixels: int) -> Compressed
 
 def _plan(source: Source, options: EncodeOptions) -> _Plan:
     """The format and quality to encode at: as asked, or searched for on a sample."""
-    if options.format == AUTO:
-        formats = options.accept
-    else:
-        formats = (output_format(options.format, source.format),)
+    formats = _formats_that_fit(source.image.size, options, source.format)
     if isinstance(options.quality, int):
         return _Plan(formats[0], options.quality, tuned=False)
     if not LOSSY.intersection(formats):  # PNG alone: nothing to search
@@ -46,6 +44,23 @@ def _plan(source: Source, options: EncodeOptions) -> _Plan:
 
     choice = autotune.choose(source.image, formats, options.target, encode_pixels)
     return _Plan(choice.format, choice.quality, tuned=True)
+
+
+def _formats_that_fit(
+    size: tuple[int, int], options: EncodeOptions, source_format: str | None
+) -> tuple[str, ...]:
+    """The formats the plan may choose from: those asked for that can store `size`."""
+    if options.format == AUTO:
+        asked = options.accept
+    else:
+        asked = (output_format(options.format, source_format),)
+    formats = tuple(fmt for fmt in asked if fits(fmt, size))
+    if not formats:  # a limit of the format: final at once, as retrying cannot change it
+        width, height = size
+        limits = ", ".join(f"{fmt.upper()} {MAX_SIDES[fmt]}" for fmt in asked)
+        message = f"image is {width}×{height}, longer than the format allows ({limits} pixels)"
+        raise PermanentFailure("too_many_pixels", message)
+    return formats
 
 
 def encode_pixels(image: Image.Image, fmt: str, quality: int) -> bytes:

@@ -133,6 +133,38 @@ def test_a_large_reduction_of_a_jpeg_still_gives_the_exact_size() -> None:
     assert decoded(result).size == (300, 300)
 
 
+def banner(width: int, height: int = 8) -> bytes:
+    """A long strip of a real photo, as PNG: far under the pixel limit, longer than some
+    formats can store."""
+    strip = open_image(photo_bytes("astronaut.jpg")).convert("RGB").resize((width, height))
+    return encode(strip, "PNG")
+
+
+@pytest.mark.parametrize(("fmt", "width"), [("webp", 16_384), ("jpeg", 65_501)])
+def test_an_image_longer_than_the_format_stores_fails_for_good(fmt: str, width: int) -> None:
+    # Given a banner one pixel longer than the format's limit
+    data = banner(width)
+
+    # When it is asked for in that format, Then it fails at once with a reason (not an
+    # encoder's error, which the pipeline would retry as unexpected)
+    with pytest.raises(PermanentFailure) as caught:
+        run(data, format=fmt)
+    assert caught.value.reason == "too_many_pixels"
+    assert f"{fmt.upper()} {width - 1}" in caught.value.message
+
+
+def test_auto_chooses_among_the_formats_that_can_store_the_image() -> None:
+    # Given a banner too long for WebP, and a client accepting WebP and JPEG only
+    data = banner(16_384)
+
+    # When the format is left to the service
+    result = run(data, format="auto", quality="auto", accept=("webp", "jpeg"))
+
+    # Then it is JPEG, whole
+    assert (result.format, result.width, result.height) == ("jpeg", 16_384, 8)
+    decoded(result)
+
+
 def test_images_are_never_upscaled() -> None:
     # Given a 640×427 photograph and a box larger than it
     result = run(photo_bytes("rocket.jpg"), format="png", max_width=5000, max_height=5000)
