@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -21,7 +22,10 @@ from pony.orm import (
     composite_key,
 )
 
+from storage import migrations
+
 db = Database()
+_log = logging.getLogger(__name__)
 # Pony builds entity classes at run time; typed as Any so mypy checks our code, not Pony's.
 Entity: Any = db.Entity
 _SCHEMA_LOCK_KEY = 0x1E6_9E55  # any constant shared by every imgpress process
@@ -135,7 +139,10 @@ def bind(url: str) -> None:
     args = binding_args(url)
     with _schema_lock(args):
         db.bind(**args)
-        db.generate_mapping(create_tables=True)
+        db.generate_mapping(create_tables=True, check_tables=False)
+        for column in migrations.add_missing_columns(db):
+            _log.warning("database upgraded: added the column %s", column)
+        db.check_tables()  # what generate_mapping would have checked, now that it can pass
     global sqlite_file
     sqlite_file = args.get("filename")
 
