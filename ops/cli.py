@@ -16,7 +16,7 @@ from ops import config as config_module
 from ops import embedded
 
 GUNICORN_CONF = Path(__file__).with_name("gunicorn.conf.py")
-# The upload form's `format` values (svc/upload.py checks the same set).
+# The upload form's `format` values (svc/fields.py checks the same set).
 FORMATS = ("original", "jpeg", "webp", "avif", "png", "auto")
 ACCEPTABLE = ("avif", "webp", "jpeg", "png")
 

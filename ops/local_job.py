@@ -26,7 +26,7 @@ _BAR = 30
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    """The same options an upload's form gives (svc/upload.py checks those)."""
+    """The same options an upload's form gives (svc/fields.py checks those)."""
     quality = args.quality or (AUTO if args.format == AUTO else pipeline.config.default_quality)
     options: dict[str, Any] = {
         "format": args.format,

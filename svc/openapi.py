@@ -6,7 +6,8 @@ from typing import Any
 
 from actors.formats import AUTO_FORMATS, DEFAULT_ACCEPT
 from ops.config import Config
-from svc.upload import FORMATS, MAX_DIMENSION, MAX_FIELD_BYTES
+from svc.fields import FORMATS, MAX_DIMENSION
+from svc.upload import MAX_FIELD_BYTES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 

@@ -24,7 +24,8 @@ import pytest
 from urllib3 import encode_multipart_formdata
 
 from svc.errors import ApiError
-from svc.upload import MAX_FIELD_BYTES, _webhook_url
+from svc.fields import _webhook_url
+from svc.upload import MAX_FIELD_BYTES
 from tests.e2e.service import Service
 from tests.images import photo_bytes
 from tests.receiver import poll

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from svc.errors import ApiError
-from svc.upload import _webhook_url
+from svc.fields import _webhook_url
 
 
 @pytest.mark.parametrize(
