@@ -140,9 +140,8 @@ def bind(url: str) -> None:
     with _schema_lock(args):
         db.bind(**args)
         db.generate_mapping(create_tables=True, check_tables=False)
-        for column in migrations.add_missing_columns(db):
+        for column in migrations.checked_or_upgraded(db):
             _log.warning("database upgraded: added the column %s", column)
-        db.check_tables()  # what generate_mapping would have checked, now that it can pass
     global sqlite_file
     sqlite_file = args.get("filename")
 

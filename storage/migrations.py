@@ -19,6 +19,18 @@ class SchemaError(RuntimeError):
     """The database cannot be brought up to the entities without losing or inventing data."""
 
 
+def checked_or_upgraded(db: Database) -> list[str]:
+    """Pony's own table check (one query a table); only when it fails, a look at each column
+    and the missing ones added, then the check again. The `table.column` names added."""
+    try:
+        db.check_tables()
+        return []
+    except DatabaseError:
+        added = add_missing_columns(db)
+    db.check_tables()
+    return added
+
+
 def add_missing_columns(db: Database) -> list[str]:
     """Add every Optional attribute's missing column; the `table.column` names added."""
     added = []

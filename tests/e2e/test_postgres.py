@@ -7,17 +7,14 @@ default suite stays on SQLite so that it needs no external service.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from tests.e2e.service import Service
 from tests.e2e.test_service import post_csv, wait_completed
+from tests.postgres import ADMIN_URL, fresh_database
 
-ADMIN_URL = os.environ.get("IMGPRESS_TEST_POSTGRES_URL")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.postgres,
@@ -25,23 +22,10 @@ pytestmark = [
 ]
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
-    """A database of its own, dropped afterwards."""
-    import psycopg2
-
-    assert ADMIN_URL
-    name = f"imgpress_test_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(ADMIN_URL)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    yield _with_database(ADMIN_URL, name)
-    admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    with fresh_database("imgpress_test") as url:
+        yield url
 
 
 def test_a_job_completes_on_postgresql(tmp_path, origin, database) -> None:

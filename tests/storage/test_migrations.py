@@ -6,16 +6,15 @@ start-up would.
 
 from __future__ import annotations
 
-import os
-import secrets
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+from tests.postgres import ADMIN_URL, fresh_database
 
 _BIND = "import sys; from storage import db; db.bind(sys.argv[1])"
 _ADD_ROWS = """
@@ -75,23 +74,12 @@ def test_a_missing_required_column_stops_the_start_with_its_name(tmp_path: Path)
     assert "SchemaError: the database's table Image has no column url" in started.stderr
 
 
-_POSTGRES = os.environ.get("IMGPRESS_TEST_POSTGRES_URL")
-
-
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
-    """A PostgreSQL database of its own, dropped afterwards."""
-    if not _POSTGRES:
+    if not ADMIN_URL:
         pytest.skip("IMGPRESS_TEST_POSTGRES_URL is not set")
-    import psycopg2
-
-    name = f"imgpress_migrate_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(_POSTGRES)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    yield urlunsplit(urlsplit(_POSTGRES)._replace(path=f"/{name}"))
-    admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    with fresh_database("imgpress_migrate") as url:
+        yield url
 
 
 @pytest.mark.postgres
