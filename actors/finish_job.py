@@ -9,10 +9,9 @@ from pathlib import Path
 import dramatiq
 
 from actors import events
-from actors.broker import config
 from actors.happenings import JobCompleted, JobEnded, JobFailed
+from actors.intake import read_manifest
 from actors.manifest.errors import ManifestError
-from actors.manifest.parser import parse_manifest
 from actors.report import ImageOutcome, write_output_csv, write_report
 from actors.runtime import counter, layout, urls
 from ops import metrics
@@ -36,8 +35,7 @@ def write_outputs(
     job_id: str, output_csv: Path, report_csv: Path, link: Callable[[str], str]
 ) -> None:
     """Both CSVs, atomically: a crash leaves the old file or none, never half of one."""
-    data = layout.input_csv(job_id).read_bytes()
-    manifest = parse_manifest(data, max_rows=config.max_rows, max_images=config.max_images)
+    manifest = read_manifest(layout.input_csv(job_id))
     results = outcomes(job_id, link)
     write_output_csv(manifest, results, output_csv)
     write_report(manifest, results, report_csv)

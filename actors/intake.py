@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from actors import events
 from actors.broker import config
 from actors.happenings import CsvReceived
-from actors.manifest.parser import Manifest, parse_manifest
+from actors.manifest.parser import Manifest, load_manifest
 from actors.manifest.summary import ManifestSummary, summarise_file
 from actors.runtime import layout
 from storage import jobs
@@ -16,8 +16,7 @@ from storage import jobs
 
 def read_manifest(csv_path: Path) -> Manifest:
     """Raises ManifestError (400/413) for a CSV the contract refuses."""
-    data = csv_path.read_bytes()
-    return parse_manifest(data, max_rows=config.max_rows, max_images=config.max_images)
+    return load_manifest(csv_path, max_rows=config.max_rows, max_images=config.max_images)
 
 
 def summarise(csv_path: Path) -> ManifestSummary:

@@ -6,13 +6,13 @@ from collections import Counter
 from typing import Any
 
 from actors import events
-from actors.broker import config
 from actors.compress_image import ImageTask, compress_image
 from actors.events import subscriber
 from actors.finish_job import fail_job, finish_job
 from actors.happenings import ImageFailed
+from actors.intake import read_manifest
 from actors.manifest.errors import ManifestError
-from actors.manifest.parser import Manifest, parse_manifest
+from actors.manifest.parser import Manifest
 from actors.report import INVALID_URL_ERROR
 from actors.runtime import counter, layout
 from storage import jobs
@@ -29,8 +29,7 @@ def new_images(manifest: Manifest) -> list[NewImage]:
 
 def _read_manifest(job_id: str) -> Manifest | None:
     try:
-        data = layout.input_csv(job_id).read_bytes()
-        return parse_manifest(data, max_rows=config.max_rows, max_images=config.max_images)
+        return read_manifest(layout.input_csv(job_id))
     except OSError as error:
         fail_job(job_id, f"the uploaded CSV could not be read: {error.strerror or error}")
     except ManifestError as error:

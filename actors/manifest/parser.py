@@ -66,11 +66,6 @@ def load_manifest(path: Path, *, max_rows: int, max_images: int) -> Manifest:
     return parse_manifest(path.read_bytes(), max_rows=max_rows, max_images=max_images)
 
 
-def header_columns(data: bytes) -> Columns:
-    """Check only the encoding and the header, e.g. to refuse an upload before storing it."""
-    return _open(data)[0]
-
-
 def _open(data: bytes) -> tuple[Columns, Iterator[tuple[int, list[str]]]]:
     """The header's columns, and an iterator over the non-blank records after it."""
     text = decode(data)

@@ -11,7 +11,8 @@ import pytest
 from actors.errors import PipelineError
 from actors.manifest import decoding, records
 from actors.manifest.errors import ManifestError
-from actors.manifest.parser import Manifest, header_columns, load_manifest, parse_manifest
+from actors.manifest.header import Columns
+from actors.manifest.parser import Manifest, load_manifest, parse_manifest
 from actors.manifest.rows import NO_PRODUCT, NO_URL, Slot, is_fetchable_url
 from actors.manifest.summary import ManifestSummary, summarise_file
 
@@ -145,15 +146,6 @@ def test_missing_url_column_only_asks_for_the_url_column() -> None:
     assert '"Product Name", "Picture"' in error.description
     assert '"Input URLs"' in error.description
     assert '"Product"' not in error.description
-
-
-def test_header_columns_checks_only_the_header() -> None:
-    # Given a header-only file, which parse_manifest refuses for lack of rows
-    columns = header_columns(b"S. No;Product;Image URL\n")
-    # Then the header alone is read
-    assert (columns.delimiter, columns.product, columns.url, columns.serial) == (";", 1, 2, 0)
-    with pytest.raises(ManifestError):
-        header_columns(b"a,b\n")
 
 
 # --- delimiters, encodings, line ends --------------------------------------------------------
@@ -566,7 +558,8 @@ def test_summary_counts_what_parse_reads(text: str, tmp_path: Path) -> None:
     manifest = parse(text)
     # When it is summarised, Then the columns, the counts and the skipped rows agree
     summary = summarise(text.encode(), tmp_path, 1000, 1000)
-    assert summary.columns == header_columns(text.encode())
+    found = (manifest.product_column, manifest.url_column, manifest.serial_column)
+    assert summary.columns == Columns(manifest.delimiter, manifest.header, *found)
     assert summary.rows == len(manifest.rows)
     assert summary.total_slots == manifest.total_slots == len(manifest.slots)
     assert summary.skipped == summary.skipped_rows() == manifest.skipped_rows()
