@@ -86,12 +86,6 @@ def pending_images(job: Job) -> list[ImageRecord]:
 
 
 @db_session(**RETRY)
-def get_image(image_id: int) -> ImageRecord | None:
-    image = Image.get(id=image_id)
-    return _image_record(image) if image else None
-
-
-@db_session(**RETRY)
 def record_outcome(image_id: int, outcome: Outcome) -> bool:
     """pending → ok|failed, once. Returns False when an earlier delivery got there first."""
     image = Image.get_for_update(id=image_id)
@@ -99,11 +93,6 @@ def record_outcome(image_id: int, outcome: Outcome) -> bool:
         return False
     image.set(finished_at=now(), **{name: getattr(outcome, name) for name in _OUTCOME_FIELDS})
     return True
-
-
-@db_session(**RETRY)
-def count_pending(job_id: str) -> int:
-    return Image.select(lambda i: i.job.id == job_id and i.status == "pending").count()
 
 
 @db_session(**RETRY)
