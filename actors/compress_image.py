@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
 from actors.broker import config
+from actors.dispatch import COMPRESS_ACTOR, ImageTask
 from actors.errors import ImageFailure, PermanentFailure, TransientFailure
 from actors.fetch import Download
 from actors.happenings import Event, ImageCompressed, ImageFailed
@@ -19,6 +19,7 @@ from actors.imaging import FORMAT_EXTENSIONS, Compressed, EncodeOptions, compres
 from actors.outcomes import count, settle
 from actors.runtime import counter, fetcher, layout, urls
 from ops import metrics
+from storage import images
 from storage.files import atomic_write_bytes
 from storage.images import Outcome
 
@@ -29,20 +30,6 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # one arena were not reused by the next image on a thread of the other, and each arena kept an
 # image's worth (24 MP WebP, 16 threads: peak RSS 303 MiB, against 218 on a thread of its own).
 _compressor = ThreadPoolExecutor(config.compress_slots, thread_name_prefix="compress")
-
-
-@dataclass(frozen=True)
-class ImageTask:
-    """What a message carries: ids and the job's options, never image bytes."""
-
-    job_id: str
-    image_id: int
-    index: int
-    url: str
-    options: dict[str, Any]
-
-    def as_message(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def output_name(task: ImageTask, fmt: str) -> str:
@@ -112,6 +99,7 @@ def _compressed(download: Download, options: EncodeOptions) -> Compressed:
 
 
 @dramatiq.actor(
+    actor_name=COMPRESS_ACTOR,
     queue_name="images",
     max_retries=config.fetch_retries,
     min_backoff=500,  # contract §4: from 0.5 s doubling, never over 10 s
@@ -121,11 +109,13 @@ def _compressed(download: Download, options: EncodeOptions) -> Compressed:
 )
 def compress_image(message: dict[str, Any]) -> None:
     task = ImageTask(**message)
-    if counter.is_counted(task.job_id, task.image_id):
-        # A redelivery of finished work: count again (that may end the job, if the first
-        # delivery died right after counting) but do not fetch and compress a second time.
+    if images.is_settled(task.image_id):
+        # A redelivery of finished work, before or after its job ended: count again (that may
+        # end the job, if the first delivery died right after its commit) but never fetch or
+        # write a second time. The database decides: Redis may have forgotten.
         count(task.job_id, task.image_id)
         return
+    counter.touch(task.job_id, time.time())  # progress, for the watchdog
     started = time.perf_counter()
     outcome, event = _attempt(task)
     settle(task.job_id, task.image_id, outcome, event)

@@ -2,6 +2,9 @@
 
 Dramatiq's retries would compute their own backoff; the contract fixes the schedule
 (IMGPRESS_WEBHOOK_RETRY_DELAYS), so each attempt schedules the next as a delayed message.
+Every step is recorded first: an attempt begun and never settled (its worker died during
+the POST) is made again, and a next attempt whose message was lost is sent by the relay once
+it is overdue (storage.webhook_attempts.claim_due_attempts).
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ from actors import events
 from actors.broker import config
 from actors.errors import PermanentFailure, TransientFailure
 from actors.finish_job import job_ended
-from actors.happenings import WebhookDelivered, WebhookFailed
+from actors.happenings import Event, WebhookDelivered, WebhookFailed
 from actors.runtime import fetcher
 from actors.webhooks import signed_headers
 from ops import metrics
+from ops.crashpoints import crash_point
 from storage import jobs
 from storage.webhook_attempts import begin_webhook_attempt, record_webhook_result
+
+# An attempt that has not settled this long after it began is taken to be dead.
+IN_FLIGHT_SECONDS = config.webhook_timeout + 5
 
 
 def webhook_id(job_id: str) -> str:
@@ -42,34 +49,60 @@ def _post(job: jobs.JobView) -> tuple[int | None, str | None, bool]:
         return None, failure.report_text, False
 
 
-def _give_up(job: jobs.JobView, attempt: int, status: int | None, error: str) -> None:
-    assert job.webhook is not None
-    record_webhook_result(job.id, "failed", status)
-    events.publish(WebhookFailed(job.id, job.webhook.url, attempt, status, error))
+def _record(
+    job: jobs.JobView, attempt: int, state: str, status: int | None, event: Event | None = None
+) -> None:
+    retry_in = config.webhook_retry_delays[attempt - 1] if state == "pending" else None
+    publication = events.publication(event) if event else None
+    staged = record_webhook_result(job.id, attempt, state, status, retry_in, publication)
+    if staged is not None:
+        events.send(staged)
+    if retry_in is not None:
+        attempt_webhook.send_with_options(args=(job.id, attempt + 1), delay=int(retry_in * 1000))
 
 
-def _settle(
+def settle(
     job: jobs.JobView, attempt: int, status: int | None, error: str | None, retry: bool
 ) -> None:
     assert job.webhook is not None
-    metrics.WEBHOOKS.labels("delivered" if status and 200 <= status < 300 else "failed").inc()
-    if status is not None and 200 <= status < 300:
-        record_webhook_result(job.id, "delivered", status)
-        events.publish(WebhookDelivered(job.id, job.webhook.url, attempt, status))
+    url = job.webhook.url
+    delivered = status is not None and 200 <= status < 300
+    metrics.WEBHOOKS.labels("delivered" if delivered else "failed").inc()
+    if delivered:
+        assert status is not None
+        _record(job, attempt, "delivered", status, WebhookDelivered(job.id, url, attempt, status))
     elif status == 410 or not retry or attempt > len(config.webhook_retry_delays):
-        _give_up(job, attempt, status, error or f"the receiver answered {status}")
+        error = error or f"the receiver answered {status}"
+        _record(job, attempt, "failed", status, WebhookFailed(job.id, url, attempt, status, error))
     else:
-        record_webhook_result(job.id, "pending", status)
-        delay_ms = int(config.webhook_retry_delays[attempt - 1] * 1000)
-        attempt_webhook.send_with_options(args=(job.id, attempt + 1), delay=delay_ms)
+        _record(job, attempt, "pending", status)
 
 
-@dramatiq.actor(queue_name="webhooks", max_retries=3, min_backoff=1_000, time_limit=60_000)
+@dramatiq.actor(
+    queue_name="webhooks",
+    max_retries=3,
+    min_backoff=1_000,
+    time_limit=60_000,
+    on_retry_exhausted="attempt_gave_up",
+)
 def attempt_webhook(job_id: str, attempt: int) -> None:
     job = jobs.get_job(job_id)
-    if job is None or job.webhook is None or not begin_webhook_attempt(job_id, attempt):
+    if job is None or job.webhook is None:
         return
-    _settle(job, attempt, *_post(job))
+    if not begin_webhook_attempt(job_id, attempt, IN_FLIGHT_SECONDS):
+        return
+    answer = _post(job)
+    crash_point("webhook.posting")
+    settle(job, attempt, *answer)
+
+
+@dramatiq.actor(queue_name="webhooks", max_retries=10, min_backoff=1_000, time_limit=60_000)
+def attempt_gave_up(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """An unexpected error outlasted every retry of an attempt: it counts as a failed one."""
+    job_id, attempt = message_data["args"]
+    job = jobs.get_job(job_id)
+    if job is not None and job.webhook is not None:
+        settle(job, attempt, None, "internal_error: the attempt could not be made", True)
 
 
 @events.subscriber("job.completed", "job.failed", queue_name="webhooks", max_retries=3)

@@ -15,6 +15,8 @@ import dramatiq
 from actors import broker as _broker  # noqa: F401  (the broker exists before any actor)
 from actors.happenings import Event
 from actors.subjects import matches, validate_pattern
+from storage import outbox
+from storage.outbox import Publication, Staged
 
 Handler = Callable[[str, dict[str, Any]], None]
 
@@ -52,13 +54,27 @@ def subscribers_of(subject: str) -> list[dramatiq.Actor[Any, Any]]:
     return [bound for pattern, bound in _routes if matches(pattern, subject)]
 
 
-def publish(event: Event) -> int:
-    """Send the event to every matching subscriber; returns how many it went to."""
-    targets = subscribers_of(event.subject)
-    payload = event.payload()
+def publication(event: Event) -> Publication:
+    """What the outbox records of an event: its subject and payload."""
+    return event.subject, event.payload()
+
+
+def send(staged: Staged) -> int:
+    """Hand a recorded event to every matching subscriber, then mark it sent.
+
+    Called by the process that committed it, right after the commit, and by the relay for
+    what is still unsent after a grace period. Returns how many subscribers it went to.
+    """
+    targets = subscribers_of(staged.subject)
     for target in targets:
-        target.send(event.subject, payload)
+        target.send(staged.subject, staged.payload)
+    outbox.mark_sent(staged.event_id)
     return len(targets)
+
+
+def publish(event: Event) -> int:
+    """Record and send an event that accompanies no other state change."""
+    return send(outbox.record(publication(event)))
 
 
 def load_modules(names: Iterable[str]) -> None:

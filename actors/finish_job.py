@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import dramatiq
 
 from actors import events
+from actors.dispatch import dispatch
 from actors.happenings import JobCompleted, JobEnded, JobFailed
 from actors.intake import read_manifest
 from actors.manifest.errors import ManifestError
 from actors.report import ImageOutcome, write_output_csv, write_report
 from actors.runtime import counter, layout, urls
 from ops import metrics
+from ops.crashpoints import crash_point
 from storage import images, jobs
+from storage.outbox import Publication
 
 _TIME_LIMIT_S = 600
 
@@ -57,30 +61,46 @@ def job_ended(job: jobs.JobView) -> JobEnded:
     )
 
 
-def announce(job_id: str) -> None:
-    """Publish job.completed|failed unless it went out already (at least once, once normally)."""
-    job = jobs.get_job(job_id)
-    if job is None or job.announced or job.status not in jobs.FINAL_STATUSES:
+def announcement(job: jobs.JobView) -> Publication:
+    """The job.completed|failed event, recorded by `jobs.end_job` in the job's last commit."""
+    return events.publication(job_ended(job))
+
+
+def _end(job_id: str, status: str, error: str | None = None) -> None:
+    """End the job once; the event committed with it is sent now (or by the relay later)."""
+    staged = jobs.end_job(job_id, status, announcement, error)
+    if staged is None:
         return
-    events.publish(job_ended(job))
-    jobs.mark_announced(job_id)
+    metrics.JOBS.labels(status).inc()
+    events.send(staged)
     counter.forget(job_id)
+    crash_point("job.ended")
 
 
 def fail_job(job_id: str, error: str) -> None:
     """End a job that cannot be done (its CSV vanished, storage broke), with the reason."""
     with counter.finishing(job_id, hold_seconds=_TIME_LIMIT_S):
-        _fail(job_id, error)
+        _end(job_id, "failed", error)
 
 
-def _fail(job_id: str, error: str) -> None:
-    if jobs.end_job(job_id, "failed", error):
-        metrics.JOBS.labels("failed").inc()
-    announce(job_id)
+def recover_pending(
+    job_id: str, pending: list[images.ImageRecord], options: dict[str, Any]
+) -> None:
+    """Images the count forgot (Redis lost it): count them again and send them again.
+
+    A message that was not lost after all finds its image settled and only counts.
+    """
+    if counter.restart(job_id, [image.id for image in pending]) == 0:
+        finish_job.send(job_id)
+    dispatch(job_id, pending, options)
 
 
 @dramatiq.actor(
-    queue_name="default", max_retries=5, min_backoff=1_000, time_limit=_TIME_LIMIT_S * 1000
+    queue_name="default",
+    max_retries=5,
+    min_backoff=1_000,
+    time_limit=_TIME_LIMIT_S * 1000,
+    on_retry_exhausted="finish_gave_up",
 )
 def finish_job(job_id: str) -> None:
     with counter.finishing(job_id, hold_seconds=_TIME_LIMIT_S):
@@ -89,14 +109,23 @@ def finish_job(job_id: str) -> None:
 
 def _finish(job_id: str) -> None:
     job = jobs.get_job(job_id)
-    if job is None:
+    if job is None or job.status != "processing":  # not split yet, or ended already
         return
-    if job.status not in jobs.FINAL_STATUSES:
-        try:
-            write_outputs(job_id, layout.output_csv(job_id), layout.report_csv(job_id), urls.image)
-        except (OSError, ManifestError) as error:
-            _fail(job_id, f"the output could not be written: {error}")
-            return
-        if jobs.end_job(job_id, "completed"):
-            metrics.JOBS.labels("completed").inc()
-    announce(job_id)
+    pending = images.pending_of(job_id)
+    if pending:  # the count said zero, the rows say otherwise: the rows decide
+        recover_pending(job_id, pending, job.options)
+        return
+    try:
+        write_outputs(job_id, layout.output_csv(job_id), layout.report_csv(job_id), urls.image)
+    except (OSError, ManifestError) as error:
+        _end(job_id, "failed", f"the output could not be written: {error}")
+        return
+    crash_point("job.finishing")
+    _end(job_id, "completed")
+
+
+@dramatiq.actor(queue_name="default", max_retries=10, min_backoff=1_000, time_limit=60_000)
+def finish_gave_up(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """An unexpected error outlasted every retry of finish_job: the job ends failed."""
+    [job_id] = message_data["args"]
+    fail_job(job_id, "the output CSV and report could not be written")

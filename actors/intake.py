@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Protocol
+
+import redis
 
 from actors import events
 from actors.broker import config
@@ -12,6 +15,8 @@ from actors.manifest.parser import Manifest, load_manifest
 from actors.manifest.summary import ManifestSummary, summarise_file
 from actors.runtime import layout
 from storage import jobs
+
+_log = logging.getLogger(__name__)
 
 
 def read_manifest(csv_path: Path) -> Manifest:
@@ -45,14 +50,16 @@ def open_job(
     options: dict[str, Any],
     webhook_url: str | None,
 ) -> None:
-    """Move the CSV into place, record the job, publish csv.received."""
+    """Move the CSV into place, record the job with its csv.received event, send that."""
     layout.inputs.mkdir(parents=True, exist_ok=True)
     csv_path.replace(layout.input_csv(job_id))
-    jobs.create_job(job_id, options, manifest.total_slots, _skipped(manifest), webhook_url)
+    received = events.publication(CsvReceived(job_id))
+    staged = jobs.create_job(
+        job_id, options, manifest.total_slots, _skipped(manifest), webhook_url, received
+    )
+    assert staged is not None
     try:
-        events.publish(CsvReceived(job_id))
-    except BaseException:
-        # Nothing will ever split it: take the job back rather than leave it pending.
-        jobs.delete_job(job_id)
-        layout.input_csv(job_id).unlink(missing_ok=True)
-        raise
+        events.send(staged)
+    except redis.RedisError:
+        # The job and its event are committed: the relay sends it once Redis answers again.
+        _log.warning("csv.received for job %s left to the relay: Redis did not answer", job_id)

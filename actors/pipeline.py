@@ -9,9 +9,11 @@ from __future__ import annotations
 from actors import compress_image, deliver_webhook, finish_job, split_csv  # noqa: F401
 from actors.broker import broker, client, config, redis_url, started_embedded_redis
 from actors.events import load_modules
+from actors.relay import Relay
 from actors.watchdog import Watchdog
 
 load_modules(config.subscribers)
 broker.add_middleware(Watchdog())
+broker.add_middleware(Relay())
 
 __all__ = ["broker", "client", "config", "redis_url", "started_embedded_redis"]

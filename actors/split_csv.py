@@ -5,18 +5,22 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import dramatiq
+
 from actors import events
-from actors.compress_image import ImageTask, compress_image
+from actors.dispatch import dispatch
 from actors.events import subscriber
 from actors.finish_job import fail_job, finish_job
 from actors.happenings import ImageFailed
 from actors.intake import read_manifest
 from actors.manifest.errors import ManifestError
 from actors.manifest.parser import Manifest
+from actors.outcomes import measure
 from actors.report import INVALID_URL_ERROR
 from actors.runtime import counter, layout
 from storage import jobs
-from storage.images import NewImage, add_images
+from storage.images import ImageRecord, NewImage, add_images
+from storage.outbox import Publication
 
 
 def new_images(manifest: Manifest) -> list[NewImage]:
@@ -37,7 +41,18 @@ def _read_manifest(job_id: str) -> Manifest | None:
     return None
 
 
-@subscriber("csv.received", queue_name="default", max_retries=5, time_limit=600_000)
+def invalid_url_event(image: ImageRecord) -> Publication:
+    reason, message = INVALID_URL_ERROR.split(": ", 1)
+    return events.publication(ImageFailed(image.job_id, image.id, image.url, reason, message))
+
+
+@subscriber(
+    "csv.received",
+    queue_name="default",
+    max_retries=5,
+    time_limit=600_000,
+    on_retry_exhausted="split_gave_up",
+)
 def split_csv(subject: str, event: dict[str, Any]) -> None:
     job_id = event["request_id"]
     job = jobs.get_job(job_id)
@@ -46,14 +61,26 @@ def split_csv(subject: str, event: dict[str, Any]) -> None:
     manifest = _read_manifest(job_id)
     if manifest is None:
         return
-    split = add_images(job_id, new_images(manifest))
+    planned = new_images(manifest)
+    # The count exists before the job is `processing`, so a processing job without one is a
+    # job whose count Redis lost (the watchdog rebuilds it).
+    counter.start(job_id, sum(1 for image in planned if image.failure is None))
+    split = add_images(job_id, planned, invalid_url_event)
     if split.already_done:
         return
-    for image in split.failed_now:
-        events.publish(ImageFailed(job_id, image.id, image.url, *INVALID_URL_ERROR.split(": ", 1)))
-    counter.start(job_id, len(split.pending))
+    if split.first_time:
+        for image, staged in zip(split.failed_now, split.staged, strict=True):
+            measure(image.outcome)
+            events.send(staged)
+    else:  # a redelivered split: the count may be older than what the rows say
+        counter.restart(job_id, [image.id for image in split.pending])
     if not split.pending:
         finish_job.send(job_id)
-    for image in split.pending:
-        task = ImageTask(job_id, image.id, image.index, image.url, job.options)
-        compress_image.send(task.as_message())
+    dispatch(job_id, split.pending, job.options)
+
+
+@dramatiq.actor(queue_name="default", max_retries=10, min_backoff=1_000, time_limit=60_000)
+def split_gave_up(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """An unexpected error outlasted every retry of the split: the job ends failed, saying so."""
+    _, event = message_data["args"]
+    fail_job(event["request_id"], "the uploaded CSV could not be split into images")

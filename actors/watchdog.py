@@ -1,37 +1,31 @@
-"""The watchdog: a job stuck for a reason nobody foresaw still ends.
+"""The watchdog: a job stuck for a reason nobody foresaw still ends, and a count Redis lost
+is rebuilt from the database.
 
 Messages can be lost where no retry reaches them: a Redis without persistence restarted, a
 queue flushed by hand, a bug. Every worker process runs this sweep on a timer; a Redis key
-lets one of them do it per period. A job counts as stuck when nothing happened in it for
-IMGPRESS_JOB_DEADLINE and no work is queued, so a job merely waiting its turn is left alone.
+lets one of them do it per period. A job is stuck when none of its images started or finished
+for IMGPRESS_JOB_DEADLINE, however busy the queues are with other jobs' work (contract §10).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from datetime import timedelta
-from typing import Any
 
-import dramatiq
-
-from actors.broker import broker, client, config
+from actors.broker import config
 from actors.errors import PermanentFailure
-from actors.finish_job import fail_job, finish_job
+from actors.finish_job import fail_job, finish_job, recover_pending
 from actors.happenings import ImageFailed
 from actors.outcomes import settle
+from actors.runtime import counter
+from actors.timer import PeriodicThread
+from storage import images, jobs
 from storage.images import Outcome
 from storage.sessions import now
-from storage.stalled import Stalled, stalled_jobs
+from storage.stalled import Stalled, processing_jobs, stalled_jobs
 
 log = logging.getLogger("imgpress.watchdog")
-_WATCHED_QUEUES = ("default", "images")
-
-
-def queues_idle() -> bool:
-    """No message waiting, ready or delayed (retries), in the queues that move a job."""
-    names = [f"{broker.namespace}:{q}{suffix}" for q in _WATCHED_QUEUES for suffix in ("", ".DQ")]
-    return all(client.llen(name) == 0 for name in names)
 
 
 def _give_up_images(stalled: Stalled, deadline: float) -> None:
@@ -44,38 +38,53 @@ def _give_up_images(stalled: Stalled, deadline: float) -> None:
     finish_job.send(stalled.job_id)
 
 
+def _recently_active(job_id: str, deadline: float) -> bool:
+    started = counter.touched_at(job_id)
+    return started is not None and time.time() - started < deadline
+
+
+def recover_lost_counts() -> int:
+    """Processing jobs whose count Redis no longer has: rebuilt, their pending images resent."""
+    recovered = 0
+    for job_id in processing_jobs():
+        if counter.exists(job_id):
+            continue
+        job = jobs.get_job(job_id)
+        if job is None or job.status != "processing":
+            continue
+        log.warning("job %s lost its count in Redis: rebuilding it from the database", job_id)
+        recover_pending(job_id, images.pending_of(job_id), job.options)
+        recovered += 1
+    return recovered
+
+
 def sweep(deadline: float | None = None) -> int:
     """End every job quiet for `deadline` seconds (IMGPRESS_JOB_DEADLINE); how many it ended."""
     deadline = config.job_deadline if deadline is None else deadline
-    if not queues_idle():
-        return 0
-    stalled = stalled_jobs(now() - timedelta(seconds=deadline))
+    recover_lost_counts()
+    stalled = [
+        job
+        for job in stalled_jobs(now() - timedelta(seconds=deadline))
+        if not _recently_active(job.job_id, deadline)
+    ]
     for job in stalled:
         log.warning("job %s made no progress for %s s: ending it", job.job_id, deadline)
         if job.status == "pending":
-            fail_job(job.job_id, "the job never started: its csv.received event was lost")
+            fail_job(
+                job.job_id, f"the job never started: its CSV was not split within {deadline:g} s"
+            )
         else:
             _give_up_images(job, deadline)
     return len(stalled)
 
 
-class Watchdog(dramatiq.Middleware):
+class Watchdog(PeriodicThread):
     """Runs `sweep` every period in a thread of each worker process, one process at a time."""
 
+    name = "watchdog"
+
     def __init__(self) -> None:
-        self.period = max(1.0, min(config.job_deadline / 4, 60.0))
-        self._stop = threading.Event()
+        super().__init__(max(1.0, min(config.job_deadline / 4, 60.0)))
 
-    def after_worker_boot(self, broker: Any, worker: Any) -> None:
-        threading.Thread(target=self._run, name="imgpress-watchdog", daemon=True).start()
-
-    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.period):
-            if client.set("imgpress:watchdog", "1", nx=True, px=int(self.period * 1000)):
-                try:
-                    sweep()
-                except Exception:  # the next period tries again; never kill the thread
-                    log.exception("watchdog sweep failed")
+    def tick(self) -> None:
+        sweep()

@@ -49,6 +49,12 @@ class Config:
     compress_slots: int = 1
     # quality=auto aims at this SSIMULACRA2 score; Pillow JPEG q50 scores ~66 on typical photos.
     auto_target: float = 66.0
+    # An event or webhook attempt still unsent this long after its commit is re-sent by the
+    # outbox relay: long enough that the committing process normally sent it itself.
+    outbox_grace: float = 5.0
+    # Test-only: named instants at which this process SIGKILLs itself (ops/crashpoints.py).
+    # Empty in production; IMGPRESS_CRASH_AT is read here like every other variable.
+    crash_at: frozenset[str] = frozenset()
 
     def with_changes(self, **changes: object) -> Config:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -146,6 +152,10 @@ def from_env(env: Mapping[str, str]) -> Config:
         job_deadline=_float(env, "IMGPRESS_JOB_DEADLINE", 1800.0),
         compress_slots=_int(env, "IMGPRESS_COMPRESS_SLOTS", 1, low=1),
         auto_target=_score(env, "IMGPRESS_AUTO_TARGET", 66.0),
+        outbox_grace=_float(env, "IMGPRESS_OUTBOX_GRACE", 5.0),
+        crash_at=frozenset(
+            name.strip() for name in env.get("IMGPRESS_CRASH_AT", "").split(",") if name.strip()
+        ),
     )
 
 

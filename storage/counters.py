@@ -12,24 +12,43 @@ _TTL_SECONDS = 30 * 24 * 3600
 
 # SADD makes counting idempotent: a redelivered message finds its image in the set and
 # leaves the counter alone, yet still learns how many remain (so a crash right after the
-# last decrement can be recovered by the redelivery).
+# last decrement can be recovered by the redelivery). A count that Redis lost (restarted
+# empty, flushed, evicted) is never recreated here: the answer -1 sends the caller to the
+# database, which knows what is settled.
 _COUNT_ONE = """
 local added = redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
+local remaining = redis.call('GET', KEYS[1])
+if not remaining then
+  return {added, -1}
+end
 if added == 1 then
   return {1, redis.call('DECR', KEYS[1])}
 end
-return {0, tonumber(redis.call('GET', KEYS[1]) or '0')}
+return {0, tonumber(remaining)}
+"""
+
+# Set the count from the database's pending images, minus any already counted: an image is
+# counted only after its outcome is committed, so none is missed or counted twice.
+_RESTART = """
+local n = 0
+for i = 2, #ARGV do
+  if redis.call('SISMEMBER', KEYS[2], ARGV[i]) == 0 then n = n + 1 end
+end
+redis.call('SET', KEYS[1], n, 'EX', ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return n
 """
 
 
 @dataclass(frozen=True)
 class Count:
     first_time: bool  # this call moved the counter
-    remaining: int
+    remaining: int  # -1: the count was lost
 
     @property
     def job_done(self) -> bool:
+        """Time to look at the job's images: they, not this count, say whether it is done."""
         return self.remaining <= 0
 
 
@@ -37,6 +56,7 @@ class CompletionCounter:
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
         self._count_one = client.register_script(_COUNT_ONE)
+        self._restart = client.register_script(_RESTART)
 
     @staticmethod
     def _keys(job_id: str) -> tuple[str, str]:
@@ -53,11 +73,23 @@ class CompletionCounter:
         )
         return Count(first_time=bool(added), remaining=int(remaining))
 
-    def is_counted(self, job_id: str, image_id: int) -> bool:
-        return bool(self._client.sismember(self._keys(job_id)[1], str(image_id)))
+    def restart(self, job_id: str, pending_ids: list[int]) -> int:
+        """Rebuild a lost or wrong count from the images still pending; returns it."""
+        return int(self._restart(keys=list(self._keys(job_id)), args=[_TTL_SECONDS, *pending_ids]))
+
+    def touch(self, job_id: str, at: float) -> None:
+        """Note that one of the job's images started: progress the watchdog can see."""
+        self._client.set(f"imgpress:job:{job_id}:active", at, ex=_TTL_SECONDS)
+
+    def touched_at(self, job_id: str) -> float | None:
+        value = self._client.get(f"imgpress:job:{job_id}:active")
+        return None if value is None else float(value)
+
+    def exists(self, job_id: str) -> bool:
+        return bool(self._client.exists(self._keys(job_id)[0]))
 
     def forget(self, job_id: str) -> None:
-        self._client.delete(*self._keys(job_id))
+        self._client.delete(*self._keys(job_id), f"imgpress:job:{job_id}:active")
 
     def finishing(self, job_id: str, hold_seconds: float) -> Lock:
         """Serialises the finishers of one job (a duplicate can race the real one).

@@ -42,11 +42,15 @@ class Job(Entity):
     skipped_rows = Required(Json)
     processed_images = Optional(int, nullable=True)  # frozen when the job ends
     failed_images = Optional(int, nullable=True)
-    announced = Required(bool, default=False)  # its job.completed/failed event went out
+    announced = Required(bool, default=False)  # its job.completed/failed event is recorded
     webhook_url = Optional(str, nullable=True)
     webhook_state = Optional(str, nullable=True)  # pending | delivered | failed
     webhook_attempts = Required(int, default=0)
     webhook_last_status = Optional(int, nullable=True)
+    # The last attempt whose answer was recorded: below webhook_attempts, one was interrupted.
+    webhook_settled = Optional(int, nullable=True)
+    # When the delivery must next make progress; past it (and a grace) the relay resends.
+    webhook_due_at = Optional(datetime, nullable=True)
     images = Set("Image")
 
 
@@ -69,6 +73,18 @@ class Image(Entity):
     finished_at = Optional(datetime)  # when it stopped being pending: the watchdog's clock
     composite_key(job, index)
     composite_index(job, status, slots)  # status counts per job, read from the index alone
+
+
+class OutboxEntry(Entity):
+    """An event committed with the state change that caused it, until it has been sent."""
+
+    _table_ = "outbox"
+    id = PrimaryKey(int, auto=True)
+    event_id = Required(str, unique=True)
+    subject = Required(str)
+    payload = Required(Json)
+    created_at = Required(datetime)
+    sent_at = Optional(datetime, nullable=True, index=True)
 
 
 class IdempotencyKey(Entity):

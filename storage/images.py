@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 
-from pony.orm import commit, db_session, select
+from pony.orm import db_session, flush, select
 
+from storage import outbox, reads
 from storage.db import Image, Job
 from storage.jobs import FINAL_STATUSES
+from storage.outbox import Publication, Staged
 from storage.sessions import RETRY, now
 
 
@@ -55,12 +57,21 @@ class NewImage:
 class SplitResult:
     pending: list[ImageRecord] = field(default_factory=list)
     failed_now: list[ImageRecord] = field(default_factory=list)  # born failed, this call only
+    staged: list[Staged] = field(default_factory=list)  # their events, committed with them
     already_done: bool = False
+    first_time: bool = False  # this call created the images
 
 
 @db_session(**RETRY)
-def add_images(job_id: str, images: Iterable[NewImage]) -> SplitResult:
-    """Create the job's images once; a redelivered split gets back the ones still pending."""
+def add_images(
+    job_id: str,
+    images: Iterable[NewImage],
+    failed_event: Callable[[ImageRecord], Publication],
+) -> SplitResult:
+    """Create the job's images once; a redelivered split gets back the ones still pending.
+
+    An image born failed (invalid_url) has its event recorded in the same transaction.
+    """
     job = Job.get(id=job_id)
     if job.status in FINAL_STATUSES:
         return SplitResult(already_done=True)
@@ -75,8 +86,10 @@ def add_images(job_id: str, images: Iterable[NewImage]) -> SplitResult:
         if new.failure:
             failed.append(image)
     job.status = "processing"
-    commit()
-    return SplitResult(pending=pending_images(job), failed_now=[_image_record(i) for i in failed])
+    flush()  # the images' ids, for their events, in this same transaction
+    failed_now = [_image_record(i) for i in failed]
+    staged = [outbox.stage(failed_event(record)) for record in failed_now]
+    return SplitResult(pending_images(job), failed_now, staged, first_time=True)
 
 
 def pending_images(job: Job) -> list[ImageRecord]:
@@ -86,13 +99,28 @@ def pending_images(job: Job) -> list[ImageRecord]:
 
 
 @db_session(**RETRY)
-def record_outcome(image_id: int, outcome: Outcome) -> bool:
-    """pending → ok|failed, once. Returns False when an earlier delivery got there first."""
+def record_outcome(image_id: int, outcome: Outcome, event: Publication) -> Staged | None:
+    """pending → ok|failed, once, with its event; None when an earlier delivery got there first."""
     image = Image.get_for_update(id=image_id)
     if image is None or image.status != "pending":
-        return False
+        return None
     image.set(finished_at=now(), **{name: getattr(outcome, name) for name in _OUTCOME_FIELDS})
-    return True
+    return outbox.stage(event)
+
+
+def is_settled(image_id: int) -> bool:
+    """Whether the image left pending: the database, not Redis, says so (Redis may forget).
+
+    Plain SQL, as for `/status`: it is asked once per image message.
+    """
+    rows = reads.fetch("SELECT status FROM image WHERE id = ?", image_id)
+    return not rows or rows[0][0] != "pending"
+
+
+@db_session(**RETRY)
+def pending_of(job_id: str) -> list[ImageRecord]:
+    job = Job.get(id=job_id)
+    return [] if job is None else pending_images(job)
 
 
 @db_session(**RETRY)

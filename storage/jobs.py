@@ -6,14 +6,16 @@ Short db_sessions, plain dataclasses out, Pony entities kept inside. A job's ima
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pony.orm import db_session, select
 
-from storage import reads
+from storage import outbox, reads
 from storage.db import Job
+from storage.outbox import Publication, Staged
 from storage.sessions import RETRY, now
 
 FINAL_STATUSES = ("completed", "failed")
@@ -50,7 +52,9 @@ def create_job(
     total_images: int,
     skipped_rows: list[dict[str, Any]],
     webhook_url: str | None,
-) -> None:
+    event: Publication | None = None,
+) -> Staged | None:
+    """A new pending job, and the event that starts it (csv.received) in the same commit."""
     Job(
         id=job_id,
         status="pending",
@@ -61,14 +65,7 @@ def create_job(
         webhook_url=webhook_url,
         webhook_state="pending" if webhook_url else None,
     )
-
-
-@db_session(**RETRY)
-def delete_job(job_id: str) -> None:
-    job = Job.get(id=job_id)
-    if job is not None:
-        job.images.clear()
-        job.delete()
+    return outbox.stage(event) if event else None
 
 
 def get_job(job_id: str) -> JobView | None:
@@ -105,21 +102,28 @@ def _view_of_row(row: dict[str, Any]) -> JobView:
 
 
 @db_session(**RETRY)
-def end_job(job_id: str, status: str, error: str | None = None) -> bool:
-    """processing|pending → completed|failed, once (counts frozen); False if it had ended."""
+def end_job(
+    job_id: str,
+    status: str,
+    announcement: Callable[[JobView], Publication],
+    error: str | None = None,
+) -> Staged | None:
+    """processing|pending → completed|failed, once (counts frozen), with its event recorded in
+    the same commit; None if it had ended already."""
     job = Job.get_for_update(id=job_id)
     if job is None or job.status in FINAL_STATUSES:
-        return False
+        return None
     job.processed_images, job.failed_images = _slot_counts(job)
-    job.set(status=status, error=error, completed_at=now())
-    return True
+    job.set(status=status, error=error, completed_at=now(), announced=True)
+    if job.webhook_url:
+        job.webhook_due_at = job.completed_at  # the first attempt is due at once
+    return outbox.stage(announcement(_view_of_entity(job)))
+
+
+def _view_of_entity(job: Job) -> JobView:
+    return _view_of_row({name: getattr(job, name) for name in reads.JOB_COLUMNS})
 
 
 def _slot_counts(job: Job) -> tuple[int, int]:
     sums = dict(select((i.status, sum(i.slots)) for i in job.images))
     return sums.get("ok", 0), sums.get("failed", 0)
-
-
-@db_session(**RETRY)
-def mark_announced(job_id: str) -> None:
-    Job.get(id=job_id).announced = True

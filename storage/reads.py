@@ -49,9 +49,12 @@ def fetch(sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
+JOB_COLUMNS = tuple(_COLUMNS.replace(" ", "").split(","))
+
+
 def job_row(job_id: str) -> dict[str, Any] | None:
     rows = fetch(f"SELECT {_COLUMNS} FROM job WHERE id = ?", job_id)
-    return dict(zip(_COLUMNS.replace(" ", "").split(","), rows[0], strict=True)) if rows else None
+    return dict(zip(JOB_COLUMNS, rows[0], strict=True)) if rows else None
 
 
 def slot_counts(job_id: str) -> dict[str, int]:

@@ -30,6 +30,11 @@ def stalled_jobs(quiet_since: datetime) -> list[Stalled]:
     ]
 
 
+@db_session(**RETRY)
+def processing_jobs() -> list[str]:
+    return list(select(j.id for j in Job if j.status == "processing"))  # type: ignore[attr-defined]
+
+
 def _last_progress(job: Job) -> datetime:
     latest = select(i.finished_at for i in job.images).max()
     return max(latest, job.created_at) if latest else job.created_at

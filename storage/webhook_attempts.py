@@ -1,23 +1,80 @@
-"""Webhook delivery state: each attempt counted once, the last result kept for the job's view."""
+"""Webhook delivery state: each attempt counted once, an interrupted one made again, and a due
+time that lets the relay resume a delivery whose worker died or whose message was lost."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
 from pony.orm import db_session
 
+from storage import outbox
 from storage.db import Job
-from storage.sessions import RETRY
+from storage.outbox import Publication, Staged
+from storage.sessions import RETRY, now
 
 
 @db_session(**RETRY)
-def begin_webhook_attempt(job_id: str, attempt: int) -> bool:
-    """Count attempt N once: a redelivered attempt message must not POST twice."""
+def begin_webhook_attempt(job_id: str, attempt: int, in_flight_seconds: float) -> bool:
+    """Start attempt N: counted the first time; made again, uncounted, if it was interrupted
+    (begun, never settled). False for a duplicate of an attempt that has an answer."""
     job = Job.get_for_update(id=job_id)
-    if job is None or job.webhook_state != "pending" or job.webhook_attempts != attempt - 1:
+    if job is None or job.webhook_state != "pending":
         return False
-    job.webhook_attempts = attempt
+    settled, started = job.webhook_settled or 0, now()
+    if job.webhook_attempts == attempt - 1 == settled:
+        job.webhook_attempts = attempt
+    elif not (
+        job.webhook_attempts == attempt > settled and (job.webhook_due_at or started) <= started
+    ):
+        # A duplicate of a settled attempt, or of one still running (its hold not yet over).
+        return False
+    job.webhook_due_at = started + timedelta(seconds=in_flight_seconds)
     return True
 
 
 @db_session(**RETRY)
-def record_webhook_result(job_id: str, state: str, status_code: int | None) -> None:
-    Job.get(id=job_id).set(webhook_state=state, webhook_last_status=status_code)
+def record_webhook_result(
+    job_id: str,
+    attempt: int,
+    state: str,
+    status_code: int | None,
+    retry_in: float | None = None,
+    event: Publication | None = None,
+) -> Staged | None:
+    """Settle attempt N once, with its event; `retry_in`: when the next attempt is due."""
+    job = Job.get_for_update(id=job_id)
+    if job is None or job.webhook_state != "pending" or job.webhook_attempts < attempt:
+        return None  # no such delivery, or it ended, or this attempt never began
+    if (job.webhook_settled or 0) >= attempt:
+        return None  # a duplicate settled it already
+    due = None if retry_in is None else now() + timedelta(seconds=retry_in)
+    job.set(
+        webhook_state=state,
+        webhook_last_status=status_code,
+        webhook_settled=attempt,
+        webhook_due_at=due,
+    )
+    return outbox.stage(event) if event else None
+
+
+@dataclass(frozen=True)
+class DueAttempt:
+    job_id: str
+    attempt: int
+
+
+@db_session(**RETRY)
+def claim_due_attempts(due_before: datetime, hold_seconds: float) -> list[DueAttempt]:
+    """Deliveries that should have moved by now: the attempt to send, each held off for
+    `hold_seconds` so the next sweep does not send it again while it runs."""
+    query = Job.select(
+        lambda j: j.webhook_state == "pending" and j.announced and j.webhook_due_at < due_before
+    )
+    claimed = []
+    for job in query.for_update()[:100]:
+        interrupted = (job.webhook_settled or 0) < job.webhook_attempts
+        attempt = job.webhook_attempts if interrupted else job.webhook_attempts + 1
+        job.webhook_due_at = now() + timedelta(seconds=hold_seconds)
+        claimed.append(DueAttempt(job.id, attempt))
+    return claimed

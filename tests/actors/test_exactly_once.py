@@ -5,10 +5,11 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 
-from actors.compress_image import ImageTask, compress_image
+from actors.compress_image import compress_image
+from actors.dispatch import ImageTask
 from actors.intake import read_manifest
 from actors.runtime import counter, layout
-from actors.split_csv import new_images
+from actors.split_csv import invalid_url_event, new_images
 from storage import images, jobs
 from tests.jobs import DEFAULT_OPTIONS, submit, wait_until_announced
 from tests.receiver import poll
@@ -23,7 +24,7 @@ def _split_by_hand(csv_text: str) -> tuple[str, list[ImageTask]]:
     path.write_text(csv_text)
     manifest = read_manifest(path)
     jobs.create_job(job_id, DEFAULT_OPTIONS, len(manifest.slots), [], None)
-    split = images.add_images(job_id, new_images(manifest))
+    split = images.add_images(job_id, new_images(manifest), invalid_url_event)
     counter.start(job_id, len(split.pending))
     tasks = [ImageTask(job_id, i.id, i.index, i.url, DEFAULT_OPTIONS) for i in split.pending]
     return job_id, tasks

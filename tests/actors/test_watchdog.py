@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from datetime import timedelta
+
+from PIL import Image
 
 from actors.compress_image import compress_image
 from actors.watchdog import sweep
 from storage import images, jobs
+from storage.sessions import now
 from tests.actors.test_exactly_once import _split_by_hand
+from tests.images import encode
 from tests.jobs import wait_until_announced
+from tests.origin import Route
 from tests.receiver import poll
 from tests.recording_subscriber import seen
 
@@ -44,14 +50,37 @@ def test_a_job_that_never_started_ends_failed(worker, pipeline) -> None:
     assert job.status == "failed" and "never started" in job.error
 
 
-def test_queued_work_keeps_a_job_alive(origin, worker, pipeline) -> None:
-    # Given a job whose messages are still waiting in the queue (the worker is paused)
-    worker.pause()
-    try:
-        job_id, tasks = _split_by_hand(f"name,url\nA,{origin.url('/photos/rocket.jpg')}\n")
-        compress_image.send(tasks[0].as_message())
-        # Then even a zero deadline ends nothing
-        assert sweep(deadline=0) == 0
-    finally:
-        worker.resume()
-    assert wait_until_announced(job_id).processed_images == 1
+def _slow_urls(origin, tag: str, count: int, seconds: float) -> list[str]:
+    """Distinct small JPEGs that each take about `seconds` to download."""
+    urls = []
+    for n in range(count):
+        body = encode(Image.new("RGB", (40 + n, 30), (n * 9 % 256, 90, 150)), "JPEG")
+        path = f"/watchdog-{tag}/{n}.jpg"
+        route = Route(body=body, headers={"Content-Type": "image/jpeg"}, drip=seconds / len(body))
+        origin.route(path, route)
+        urls.append(origin.url(path))
+    return urls
+
+
+def test_a_stuck_job_ends_while_another_keeps_the_queues_busy(origin, worker, pipeline) -> None:
+    # Given a large job keeping every worker thread and the images queue busy
+    tag = secrets.token_hex(4)
+    busy_csv = "name,url\n" + "".join(
+        f"P{n},{u}\n" for n, u in enumerate(_slow_urls(origin, tag, 24, 1.0))
+    )
+    busy_id, busy_tasks = _split_by_hand(busy_csv)
+    for task in busy_tasks:
+        compress_image.send(task.as_message())
+    # And a job whose compress messages were lost
+    stuck_id, _ = _split_by_hand(f"name,url\nA,{origin.url('/photos/coffee.jpg')}?{tag}\n")
+    deadline = 2.0
+    poll(lambda: jobs.get_job(stuck_id).created_at < now() - timedelta(seconds=deadline))
+    # When the watchdog sweeps while work is still queued
+    assert pipeline.client.llen(f"{pipeline.broker.namespace}:images") > 0
+    sweep(deadline=deadline)
+    # Then the stuck job ends, its lost image failed with `timeout`, and the busy one goes on
+    stuck = wait_until_announced(stuck_id)
+    assert (stuck.status, stuck.processed_images, stuck.failed_images) == ("completed", 0, 1)
+    assert jobs.get_job(busy_id).status == "processing"
+    busy = wait_until_announced(busy_id, timeout=120)
+    assert (busy.processed_images, busy.failed_images) == (24, 0)

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
-from storage import idempotency, jobs
+from pony.orm import db_session
+
+from storage import idempotency, jobs, outbox
+from storage.db import Job, OutboxEntry
 from storage.images import NewImage, Outcome, add_images, record_outcome
-from storage.webhook_attempts import begin_webhook_attempt, record_webhook_result
+from storage.sessions import now
+from storage.webhook_attempts import (
+    begin_webhook_attempt,
+    claim_due_attempts,
+    record_webhook_result,
+)
+
+HOLD = 30.0  # seconds an attempt in flight is left alone
+
+
+def _event(subject: str = "image.failed"):
+    return lambda image: (subject, {"request_id": image.job_id, "image_id": image.id})
 
 
 def _job(webhook: str | None = None) -> str:
@@ -19,43 +34,52 @@ def test_images_are_created_once_and_counted_by_slot(pipeline) -> None:
     # Given a job whose first URL fills three slots and whose second is invalid
     job_id = _job()
     images = [NewImage("http://a/1.jpg", 3), NewImage("nope", 1, "invalid_url: x")]
-    first = add_images(job_id, images)
+    first = add_images(job_id, images, _event())
     # When the split runs again (a redelivery)
-    again = add_images(job_id, images)
+    again = add_images(job_id, images, _event())
     # Then one pending image exists, and the invalid URL already counts as 1 failed slot
     assert [i.url for i in first.pending] == [i.url for i in again.pending] == ["http://a/1.jpg"]
     view = jobs.get_job(job_id)
     assert view is not None
     assert (view.status, view.processed_images, view.failed_images) == ("processing", 0, 1)
+    # And the invalid URL's event was recorded once, with its envelope
+    [staged] = first.staged
+    assert again.staged == [] and staged.payload["event_id"] == staged.event_id
+    assert staged.payload["occurred_at"].endswith("Z")
 
 
 def test_an_outcome_is_recorded_once(pipeline) -> None:
     job_id = _job()
-    [image] = add_images(job_id, [NewImage("http://a/2.jpg", 2)]).pending
-    assert record_outcome(image.id, Outcome("ok", input_bytes=10, output_bytes=4))
-    # A late duplicate cannot overwrite the first outcome
-    assert not record_outcome(image.id, Outcome("failed", error="timeout: late"))
+    [image] = add_images(job_id, [NewImage("http://a/2.jpg", 2)], _event()).pending
+    event = ("image.compressed", {"request_id": job_id})
+    assert record_outcome(image.id, Outcome("ok", input_bytes=10, output_bytes=4), event)
+    # A late duplicate cannot overwrite the first outcome, nor record a second event
+    assert record_outcome(image.id, Outcome("failed", error="timeout: late"), event) is None
     view = jobs.get_job(job_id)
     assert view is not None and (view.processed_images, view.failed_images) == (2, 0)
 
 
 def test_a_job_ends_once_and_freezes_its_counts(pipeline) -> None:
     job_id = _job()
-    add_images(job_id, [NewImage("bad", 4, "invalid_url: x")])
-    assert jobs.end_job(job_id, "completed")
+    add_images(job_id, [NewImage("bad", 4, "invalid_url: x")], _event())
+    announcement = lambda view: ("job.completed", {"failed_images": view.failed_images})  # noqa: E731
+    staged = jobs.end_job(job_id, "completed", announcement)
     ended = jobs.get_job(job_id)
     assert ended is not None and ended.completed_at is not None and ended.failed_images == 4
-    assert not jobs.end_job(job_id, "failed", "late")
+    # The event carries the frozen counts and was recorded in the job's last commit
+    assert staged is not None and staged.payload["failed_images"] == 4 and ended.announced
+    assert jobs.end_job(job_id, "failed", announcement, "late") is None
     view = jobs.get_job(job_id)
     assert view is not None and (view.status, view.error) == ("completed", None)
 
 
 def test_webhook_attempts_are_counted_once_each(pipeline) -> None:
     job_id = _job(webhook="http://127.0.0.1:9/hook")
-    assert begin_webhook_attempt(job_id, 1)
-    assert not begin_webhook_attempt(job_id, 1)  # redelivered attempt 1
-    assert not begin_webhook_attempt(job_id, 3)  # out of order
-    record_webhook_result(job_id, "delivered", 204)
+    assert begin_webhook_attempt(job_id, 1, HOLD)
+    assert not begin_webhook_attempt(job_id, 1, HOLD)  # a duplicate while it runs
+    assert not begin_webhook_attempt(job_id, 3, HOLD)  # out of order
+    record_webhook_result(job_id, 1, "delivered", 204)
+    assert record_webhook_result(job_id, 1, "failed", 500) is None  # a late duplicate
     view = jobs.get_job(job_id)
     assert view is not None and view.webhook is not None
     assert (view.webhook.state, view.webhook.attempts, view.webhook.last_status_code) == (
@@ -63,6 +87,49 @@ def test_webhook_attempts_are_counted_once_each(pipeline) -> None:
         1,
         204,
     )
+
+
+def _age_webhook_hold(job_id: str) -> None:
+    with db_session:
+        Job[job_id].webhook_due_at = now() - timedelta(seconds=1)
+
+
+def test_an_attempt_interrupted_mid_post_is_made_again_not_counted_again(pipeline) -> None:
+    # Given attempt 1 began and its worker died before recording an answer
+    job_id = _job(webhook="http://127.0.0.1:9/hook")
+    assert begin_webhook_attempt(job_id, 1, HOLD)
+    # When its hold is over and the attempt arrives again (redelivered, or sent by the relay)
+    _age_webhook_hold(job_id)
+    assert begin_webhook_attempt(job_id, 1, HOLD)
+    # Then it may be made, still as attempt 1, and its answer settles the delivery
+    assert record_webhook_result(job_id, 1, "delivered", 200) is None  # no event was given
+    view = jobs.get_job(job_id)
+    assert view is not None and view.webhook is not None
+    assert (view.webhook.state, view.webhook.attempts) == ("delivered", 1)
+
+
+def test_an_overdue_delivery_is_claimed_once_for_the_right_attempt(pipeline) -> None:
+    # Given an ended job whose attempt 1 failed and whose attempt 2 message was lost
+    job_id = _job(webhook="http://127.0.0.1:9/hook")
+    jobs.end_job(job_id, "completed", lambda view: ("job.completed", {}))
+    assert begin_webhook_attempt(job_id, 1, HOLD)
+    record_webhook_result(job_id, 1, "pending", 500, retry_in=0)
+    # When the relay looks for overdue deliveries, twice
+    due = now() + timedelta(seconds=1)
+    claimed = [c for c in claim_due_attempts(due, HOLD) if c.job_id == job_id]
+    again = [c for c in claim_due_attempts(due, HOLD) if c.job_id == job_id]
+    # Then attempt 2 is claimed once, and held off while it runs
+    assert [c.attempt for c in claimed] == [2] and again == []
+
+
+def test_an_event_stays_unsent_until_marked_sent(pipeline) -> None:
+    staged = outbox.record(("csv.received", {"request_id": "x"}))
+    later = now() + timedelta(seconds=1)
+    assert staged.event_id in {s.event_id for s in outbox.unsent(later)}
+    outbox.mark_sent(staged.event_id)
+    assert staged.event_id not in {s.event_id for s in outbox.unsent(later)}
+    with db_session:
+        assert OutboxEntry.get(event_id=staged.event_id).payload["request_id"] == "x"
 
 
 def test_an_idempotency_key_keeps_its_first_response(pipeline) -> None:
