@@ -79,8 +79,7 @@ def _end(job_id: str, status: str, error: str | None = None) -> None:
 
 def fail_job(job_id: str, error: str) -> None:
     """End a job that cannot be done (its CSV vanished, storage broke), with the reason."""
-    with counter.finishing(job_id, hold_seconds=_TIME_LIMIT_S):
-        _end(job_id, "failed", error)
+    _end(job_id, "failed", error)
 
 
 def recover_pending(
@@ -103,11 +102,9 @@ def recover_pending(
     on_retry_exhausted="finish_gave_up",
 )
 def finish_job(job_id: str) -> None:
-    with counter.finishing(job_id, hold_seconds=_TIME_LIMIT_S):
-        _finish(job_id)
-
-
-def _finish(job_id: str) -> None:
+    # No lock: two finishers at once (a duplicate, a redelivery) both write the same CSVs
+    # atomically, and `jobs.end_job` lets one of them end the job. A lock held by a finisher
+    # that was killed would only hold up its redelivery.
     job = jobs.get_job(job_id)
     if job is None or job.status != "processing":  # not split yet, or ended already
         return

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
-from redis.lock import Lock
 
 # Keys outlive any sane job, then clean themselves up.
 _TTL_SECONDS = 30 * 24 * 3600
@@ -90,13 +89,3 @@ class CompletionCounter:
 
     def forget(self, job_id: str) -> None:
         self._client.delete(*self._keys(job_id), f"imgpress:job:{job_id}:active")
-
-    def finishing(self, job_id: str, hold_seconds: float) -> Lock:
-        """Serialises the finishers of one job (a duplicate can race the real one).
-
-        The lock expires after `hold_seconds`, so a finisher that crashed holding it
-        delays its redelivery instead of blocking the job for ever.
-        """
-        return self._client.lock(
-            f"imgpress:job:{job_id}:finishing", timeout=hold_seconds, blocking_timeout=hold_seconds
-        )

@@ -51,6 +51,7 @@ class Job(Entity):
     webhook_settled = Optional(int, nullable=True)
     # When the delivery must next make progress; past it (and a grace) the relay resends.
     webhook_due_at = Optional(datetime, nullable=True)
+    webhook_began_at = Optional(datetime, nullable=True)  # when the last attempt began
     images = Set("Image")
 
 

@@ -17,20 +17,23 @@ from storage.sessions import RETRY, now
 @db_session(**RETRY)
 def begin_webhook_attempt(job_id: str, attempt: int, in_flight_seconds: float) -> bool:
     """Start attempt N: counted the first time; made again, uncounted, if it was interrupted
-    (begun, never settled). False for a duplicate of an attempt that has an answer."""
+    (begun, never settled, its time in flight over). False for a duplicate."""
     job = Job.get_for_update(id=job_id)
     if job is None or job.webhook_state != "pending":
         return False
     settled, started = job.webhook_settled or 0, now()
+    in_flight = timedelta(seconds=in_flight_seconds)
     if job.webhook_attempts == attempt - 1 == settled:
         job.webhook_attempts = attempt
-    elif not (
-        job.webhook_attempts == attempt > settled and (job.webhook_due_at or started) <= started
-    ):
-        # A duplicate of a settled attempt, or of one still running (its hold not yet over).
-        return False
-    job.webhook_due_at = started + timedelta(seconds=in_flight_seconds)
+    elif not (job.webhook_attempts == attempt > settled and _over(job, started, in_flight)):
+        return False  # a duplicate of a settled attempt, or of one still running
+    job.set(webhook_began_at=started, webhook_due_at=started + in_flight)
     return True
+
+
+def _over(job: Job, at: datetime, in_flight: timedelta) -> bool:
+    """Whether the attempt in flight has had its time: only then may it be made again."""
+    return job.webhook_began_at is None or job.webhook_began_at + in_flight <= at
 
 
 @db_session(**RETRY)

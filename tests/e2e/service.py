@@ -55,10 +55,15 @@ class Service:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start_worker(self, processes: int = 1, threads: int = 4) -> None:
+    def start_worker(self, processes: int = 1, threads: int = 4, **env: str) -> None:
         self.processes["worker"] = self._spawn(
-            "worker", "--processes", str(processes), "--threads", str(threads)
+            "worker", "--processes", str(processes), "--threads", str(threads), **env
         )
+
+    def wait_worker_exit(self, timeout: float = 120) -> int:
+        """Wait for the worker to end by itself (a crash point killed it); its exit code."""
+        worker = self.processes.pop("worker")
+        return worker.wait(timeout=timeout)
 
     def start(self) -> Service:
         self.processes["api"] = self._spawn("serve", "--port", str(self.port), "--workers", "2")
@@ -67,12 +72,12 @@ class Service:
         poll(self._ready, timeout=60, every=0.1)
         return self
 
-    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
         log = open(self.data_dir.parent / f"{args[0]}.log", "ab")  # noqa: SIM115
         # A session of its own, so that a test can kill a command with all its children.
         return subprocess.Popen(
             imgpress(*args),
-            env=self.env,
+            env={**self.env, **env},
             cwd=ROOT,
             stdout=log,
             stderr=log,

@@ -91,7 +91,7 @@ def test_webhook_attempts_are_counted_once_each(pipeline) -> None:
 
 def _age_webhook_hold(job_id: str) -> None:
     with db_session:
-        Job[job_id].webhook_due_at = now() - timedelta(seconds=1)
+        Job[job_id].webhook_began_at = now() - timedelta(seconds=HOLD + 1)
 
 
 def test_an_attempt_interrupted_mid_post_is_made_again_not_counted_again(pipeline) -> None:
