@@ -321,6 +321,49 @@ def test_a_large_body_waits_on_disk_and_a_small_one_in_memory(
     assert _open_temporary_files() - before == set()
 
 
+# Content-Length values that are not one decimal number in ASCII digits, as the bytes arrive:
+# http.client decodes headers as Latin-1, so "²" is U+00B2 (str.isdigit() says yes, int() says
+# no), and UTF-8 Arabic-Indic or fullwidth digits (which int() would read) arrive as Latin-1.
+_MALFORMED_LENGTHS = [
+    "\u00b2",
+    "1\u00b2",
+    "\u0661\u0662\u0663".encode().decode("latin-1"),
+    "\uff11\uff12".encode().decode("latin-1"),
+    "12, 13",
+    "-5",
+    "",
+]
+
+
+@pytest.mark.parametrize("announced", _MALFORMED_LENGTHS)
+def test_a_malformed_content_length_is_a_broken_answer_for_good(
+    origin: Origin, fetcher: Fetcher, announced: str
+) -> None:
+    # Given an origin whose Content-Length is not one number in ASCII digits
+    origin.route(
+        "/odd.jpg",
+        Route(body=b"x" * 10, headers={"Content-Length": announced}, framing="close"),
+    )
+
+    # When it is downloaded
+    with pytest.raises(PermanentFailure) as failure:
+        fetcher.download(origin.url("/odd.jpg"))
+
+    # Then the origin's answer is malformed: the same URL would answer the same way again
+    assert failure.value.reason == "upstream_error"
+    assert "invalid Content-Length" in failure.value.message
+
+
+def test_repeated_equal_content_lengths_are_one_length(origin: Origin, fetcher: Fetcher) -> None:
+    # Given an origin that repeats its (true) Content-Length, as RFC 9110 allows
+    origin.route(
+        "/twice.jpg", Route(body=b"x" * 10, headers={"Content-Length": "10, 10"}, framing="close")
+    )
+
+    # When it is downloaded, Then the body arrives whole
+    assert fetcher.download(origin.url("/twice.jpg")).read() == b"x" * 10
+
+
 def test_a_body_shorter_than_its_content_length_is_transient(
     origin: Origin, fetcher: Fetcher
 ) -> None:
