@@ -12,6 +12,7 @@ from typing import IO
 
 from urllib3.response import BaseHTTPResponse
 
+from actors.errors import TransientFailure
 from actors.fetch.failures import invalid_answer, too_large
 from actors.fetch.responses import CHUNK, abandon, abandoned_on_error
 
@@ -65,13 +66,25 @@ def read_body(response: BaseHTTPResponse, limit: int) -> tuple[IO[bytes], int]:
             size += len(chunk)
             if size > limit:
                 raise too_large(limit, "the body went on past it")
-            body.write(chunk)
+            _spooled(body, chunk)
     response.release_conn()
     return body, size
 
 
 def _spool() -> IO[bytes]:
     return tempfile.SpooledTemporaryFile(max_size=_IN_MEMORY_BODY)
+
+
+def _spooled(body: IO[bytes], chunk: bytes) -> None:
+    # Our disk, not the origin: ENOSPC or EIO may pass by the next attempt, and when the
+    # retries run out the report must not blame the origin (as an OSError would, read as a
+    # broken connection).
+    try:
+        body.write(chunk)
+    except OSError as exc:
+        raise TransientFailure(
+            "internal_error", f"the download could not be spooled to local disk: {exc}"
+        ) from exc
 
 
 def _content_length(response: BaseHTTPResponse) -> int | None:

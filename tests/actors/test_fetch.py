@@ -364,6 +364,26 @@ def test_repeated_equal_content_lengths_are_one_length(origin: Origin, fetcher: 
     assert fetcher.download(origin.url("/twice.jpg")).read() == b"x" * 10
 
 
+def test_a_local_disk_error_while_spooling_is_ours_and_transient(
+    origin: Origin, make_fetcher: MakeFetcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a body too large to keep in memory, and a temporary directory that cannot hold a
+    # file: its parent is a regular file, which fails even as root (ENOTDIR)
+    fetcher = make_fetcher(max_image_bytes=8 * 1024 * 1024)
+    origin.serve("/large.jpg", bytes(2 * 1024 * 1024))
+    (tmp_path / "not-a-folder").write_bytes(b"")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "not-a-folder" / "tmp"))
+
+    # When it is downloaded
+    with pytest.raises(TransientFailure) as failure:
+        fetcher.download(origin.url("/large.jpg"))
+
+    # Then the failure is local and may pass on another attempt; the origin is not blamed
+    assert failure.value.reason == "internal_error"
+    assert "local disk" in failure.value.message
+    assert "127.0.0.1" not in failure.value.message
+
+
 def test_a_body_shorter_than_its_content_length_is_transient(
     origin: Origin, fetcher: Fetcher
 ) -> None:
