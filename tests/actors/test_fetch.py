@@ -12,9 +12,12 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -424,6 +427,37 @@ def test_dripping_headers_are_cut_off_too(origin: Origin, make_fetcher: MakeFetc
     with pytest.raises(TransientFailure) as failure:
         fetcher.download(origin.url("/slower.jpg"))
     assert failure.value.reason == "timeout"
+
+
+def test_a_name_lookup_that_hangs_is_cut_off_at_the_attempts_deadline(
+    origin: Origin, tmp_path: Path
+) -> None:
+    # Given a resolver that does not answer (a DNS server that never replies), bounded only
+    # so that a fetcher waiting for it still ends the test, and a half-second deadline
+    answer = threading.Event()
+
+    def hanging_lookup(host: str, port: int, **kwargs: Any) -> list[tuple[Any, ...]]:
+        answer.wait(timeout=5)
+        return socket.getaddrinfo("127.0.0.1", port, **kwargs)
+
+    origin.serve("/cat.jpg", b"cat")
+    fetcher = Fetcher(_config(tmp_path).with_changes(fetch_timeout=0.5), lookup=hanging_lookup)
+    started = time.monotonic()
+
+    # When an image on a name it must resolve is downloaded
+    try:
+        with pytest.raises(TransientFailure) as failure:
+            fetcher.download(origin.url("/cat.jpg", host="images.example"))
+        elapsed = time.monotonic() - started
+    finally:
+        answer.set()
+        fetcher.close()
+
+    # Then the attempt ends as a timeout at its deadline, before any request is made
+    assert 0.5 <= elapsed < 2.5
+    assert failure.value.reason == "timeout"
+    assert "could not resolve images.example within 0.5 s" in failure.value.message
+    assert origin.requests == []
 
 
 def test_a_refused_connection_is_transient(fetcher: Fetcher) -> None:
