@@ -16,7 +16,7 @@ from redis.retry import Retry
 from ops import config as config_module
 from ops import (
     embedded,
-    metrics,  # noqa: F401  (sets up multiprocess metrics before anything counts)
+    metrics,  # also sets up multiprocess metrics before anything counts
 )
 from storage import db
 
@@ -60,6 +60,7 @@ def _build_broker(url: str) -> RedisBroker:
             # state their own limits, and this is the floor for any that forgets.
             middleware.max_retries = 3
     built.add_middleware(CurrentMessage())
+    built.add_middleware(metrics.ProcessLife())
     return built
 
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit
 
 from actors.errors import PermanentFailure, TransientFailure
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# What resolves a name: socket.getaddrinfo's signature (host, port, type=...).
+Lookup = Callable[..., list[tuple[Any, ...]]]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -85,9 +89,11 @@ def _host(parts: SplitResult, url: str) -> str:
         raise _invalid(url, "the host name is not a valid domain name") from None
 
 
-def resolve_allowed(host: str, port: int, allow_private: bool) -> list[str]:
-    """Resolve `host`; return its addresses, or refuse it if ANY of them is blocked."""
-    addresses = _resolve(host, port)
+def resolve_allowed(
+    host: str, port: int, allow_private: bool, lookup: Lookup | None = None
+) -> list[str]:
+    """Resolve `host` (with `lookup`, else getaddrinfo); refuse it if ANY address is blocked."""
+    addresses = _resolve(host, port, lookup or socket.getaddrinfo)
     if allow_private:
         return addresses
     for address in addresses:
@@ -98,9 +104,9 @@ def resolve_allowed(host: str, port: int, allow_private: bool) -> list[str]:
     return addresses
 
 
-def _resolve(host: str, port: int) -> list[str]:
+def _resolve(host: str, port: int, lookup: Lookup) -> list[str]:
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = lookup(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         if exc.errno == socket.EAI_AGAIN:
             # The resolver itself failed, not the name: another attempt may well succeed.

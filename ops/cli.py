@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from ops import config as config_module
-from ops import embedded
+from ops import embedded, metric_files
 
 GUNICORN_CONF = Path(__file__).with_name("gunicorn.conf.py")
 # The upload form's `format` values (svc/fields.py checks the same set).
@@ -49,7 +49,13 @@ def _worker_command(processes: int, threads: int) -> list[str]:
     ]
 
 
+def _tidy_metrics() -> None:
+    # Every command that starts metric-writing processes folds what dead ones left behind.
+    metric_files.tidy(metric_files.folder_of(config_module.load()))
+
+
 def serve(args: argparse.Namespace) -> int:
+    _tidy_metrics()
     os.execv(sys.executable, _serve_command(args.host, args.port, args.workers))
 
 
@@ -73,6 +79,7 @@ def _worker_env(threads: int) -> dict[str, str]:
 
 
 def worker(args: argparse.Namespace) -> int:
+    _tidy_metrics()
     command = _worker_command(args.processes, args.threads)
     os.execve(sys.executable, command, _worker_env(args.threads))
 
@@ -103,6 +110,7 @@ def _stop_all(children: list[subprocess.Popen[bytes]]) -> None:
 def up(args: argparse.Namespace) -> int:
     """API + worker + (unless IMGPRESS_REDIS_URL) the embedded Redis, until Ctrl-C/SIGTERM."""
     config = config_module.load()
+    _tidy_metrics()
     started_redis = not config.redis_url and embedded.ensure_running(config.data_dir)[1]
     children = [
         subprocess.Popen(_serve_command(args.host, args.port, args.workers)),

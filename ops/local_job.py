@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import shutil
 import sys
@@ -76,9 +77,13 @@ def _export(job_id: str, out: Path, stem: str) -> tuple[Path, Path]:
 
 def _submit(args: argparse.Namespace) -> str:
     layout.inputs.mkdir(parents=True, exist_ok=True)
-    copy = Path(tempfile.mkstemp(dir=layout.inputs, suffix=".part")[1])
+    handle, name = tempfile.mkstemp(dir=layout.inputs, suffix=".part")
+    copy = Path(name)
     try:
-        shutil.copyfile(args.csv, copy)
+        # Through mkstemp's own descriptor, which `with` closes: a descriptor per job would
+        # otherwise stay open for as long as the process lives.
+        with os.fdopen(handle, "wb") as written, open(args.csv, "rb") as source:
+            shutil.copyfileobj(source, written)
         manifest = read_manifest(copy)
     except BaseException:
         copy.unlink(missing_ok=True)

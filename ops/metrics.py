@@ -17,10 +17,12 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     _config.metrics_dir.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_config.metrics_dir)
 
+import dramatiq  # noqa: E402
 from prometheus_client import (  # noqa: E402
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -53,6 +55,27 @@ HTTP_SECONDS = Histogram(
 WEBHOOKS = Counter(
     "imgpress_webhook_attempts_total", "Webhook POST attempts, by result", ["result"]
 )
+
+# Live processes only: a worker process marks itself dead as it stops (ProcessLife).
+WORKER_PROCESSES = Gauge(
+    "imgpress_worker_processes",
+    "Dramatiq worker processes running",
+    multiprocess_mode="livesum",
+)
+
+
+class ProcessLife(dramatiq.Middleware):
+    """Counts the worker process in while it runs, and marks it dead as it stops.
+
+    gunicorn's child_exit does this for the API's processes; Dramatiq's end through
+    os._exit, so atexit never runs there, and this hook is the last code they run.
+    """
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        WORKER_PROCESSES.set(1)
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        mark_process_dead(os.getpid())
 
 
 class _QueueDepth(Collector):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -141,7 +141,8 @@ def _schema_lock(args: dict[str, Any]) -> Iterator[None]:
     import psycopg2
 
     pg_args = {k: v for k, v in args.items() if k != "provider"}
-    with psycopg2.connect(**pg_args) as connection, connection.cursor() as cursor:
+    # `with connection` would only end the transaction; the connection must be closed too.
+    with closing(psycopg2.connect(**pg_args)) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK_KEY,))
         try:
             yield

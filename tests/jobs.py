@@ -18,7 +18,8 @@ def submit(csv_text: str, webhook_url: str | None = None, **options: Any) -> str
 
     layout.inputs.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(dir=layout.inputs, suffix=".part")
-    Path(name).write_text(csv_text, encoding="utf-8")
+    with open(handle, "w", encoding="utf-8") as written:
+        written.write(csv_text)
     job_id = secrets.token_urlsafe(12)
     manifest = read_manifest(Path(name))
     open_job(job_id, Path(name), manifest, {**DEFAULT_OPTIONS, **options}, webhook_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,8 @@ from typing import IO
 
 from urllib3.response import BaseHTTPResponse
 
-from actors.fetch.failures import too_large
+from actors.errors import TransientFailure
+from actors.fetch.failures import invalid_answer, too_large
 from actors.fetch.responses import CHUNK, abandon, abandoned_on_error
 
 # A body up to this size is kept in memory; a larger one is written to an unlinked temporary
@@ -19,6 +21,9 @@ from actors.fetch.responses import CHUNK, abandon, abandoned_on_error
 # download while one of them compresses, and sixteen threads each holding a 6 MB camera JPEG
 # would be ~100 MB of the worker's memory (issue 4).
 _IN_MEMORY_BODY = 1024 * 1024
+# ASCII digits only: int() and str.isdigit() also take other scripts' digits, and isdigit()
+# takes "²", which int() then refuses.
+_LENGTH = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ def read_body(response: BaseHTTPResponse, limit: int) -> tuple[IO[bytes], int]:
             size += len(chunk)
             if size > limit:
                 raise too_large(limit, "the body went on past it")
-            body.write(chunk)
+            _spooled(body, chunk)
     response.release_conn()
     return body, size
 
@@ -70,9 +75,31 @@ def _spool() -> IO[bytes]:
     return tempfile.SpooledTemporaryFile(max_size=_IN_MEMORY_BODY)
 
 
+def _spooled(body: IO[bytes], chunk: bytes) -> None:
+    # Our disk, not the origin: ENOSPC or EIO may pass by the next attempt, and when the
+    # retries run out the report must not blame the origin (as an OSError would, read as a
+    # broken connection).
+    try:
+        body.write(chunk)
+    except OSError as exc:
+        raise TransientFailure(
+            "internal_error", f"the download could not be spooled to local disk: {exc}"
+        ) from exc
+
+
 def _content_length(response: BaseHTTPResponse) -> int | None:
-    raw = response.headers.get("Content-Length", "")
-    return int(raw) if raw.strip().isdigit() else None
+    """The announced length; a malformed one breaks the framing, so nothing can be trusted.
+
+    Repeated equal values ("10, 10", or the header twice) are one length (RFC 9110 §8.6).
+    """
+    raw = response.headers.get("Content-Length")
+    if raw is None:
+        return None
+    values = [value.strip() for value in raw.split(",")]
+    if not all(_LENGTH.fullmatch(value) for value in values) or len(set(map(int, values))) > 1:
+        abandon(response)
+        raise invalid_answer(f"invalid Content-Length {raw[:40]!r}")
+    return int(values[0])
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
+    InvalidHeader,
     NewConnectionError,
     ReadTimeoutError,
     SSLError,
@@ -39,6 +40,8 @@ def failures(target: ParsedTarget, deadline: Deadline) -> Iterator[None]:
         raise TransientFailure("timeout", message) from exc
     except SSLError as exc:
         raise _tls_failure(host, exc) from exc
+    except InvalidHeader as exc:  # urllib3 raises it for unequal repeated Content-Lengths
+        raise invalid_answer(f"invalid Content-Length ({exc})") from exc
     except (HTTPError, OSError) as exc:
         raise TransientFailure("upstream_error", f"the connection to {host} broke: {exc}") from exc
 
@@ -62,6 +65,11 @@ def raise_for_status(response: BaseHTTPResponse, target: ParsedTarget) -> None:
     if status == 429 or status >= 500:
         raise TransientFailure("upstream_error", message)
     raise PermanentFailure("upstream_error", message)
+
+
+def invalid_answer(detail: str) -> PermanentFailure:
+    # A malformed answer is how this origin answers this URL: another attempt gets the same.
+    return PermanentFailure("upstream_error", f"the origin sent a malformed answer: {detail}")
 
 
 def too_large(limit: int, detail: str) -> PermanentFailure:

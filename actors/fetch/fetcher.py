@@ -19,8 +19,9 @@ from actors.fetch.deadline import Deadline, within
 from actors.fetch.download import Download, read_body
 from actors.fetch.failures import failures, raise_for_status
 from actors.fetch.pools import Pools
+from actors.fetch.resolver import Resolver
 from actors.fetch.responses import discard
-from actors.guard import ParsedTarget, check_url, resolve_allowed
+from actors.guard import Lookup, ParsedTarget, check_url
 from ops.config import Config
 
 USER_AGENT = "imgpress/0.1"
@@ -30,10 +31,17 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 class Fetcher:
     """Guarded HTTP for the pipeline: one instance per process, safe to share between threads."""
 
-    def __init__(self, config: Config, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        ssl_context: ssl.SSLContext | None = None,
+        lookup: Lookup | None = None,
+    ) -> None:
         self._config = config
-        # `ssl_context` is for tests that trust their own certificate authority.
+        # `ssl_context` is for tests that trust their own certificate authority, `lookup`
+        # (getaddrinfo's shape) for tests of resolvers that misbehave.
         self._pools = Pools(ssl_context or ssl.create_default_context())
+        self._resolver = Resolver(config.allow_private_urls, lookup)
 
     def download(self, url: str) -> Download:
         """Fetch `url` in ONE attempt (retrying is the caller's business) or raise ImageFailure."""
@@ -55,6 +63,7 @@ class Fetcher:
 
     def close(self) -> None:
         self._pools.close()
+        self._resolver.close()
 
     def _follow(
         self, target: ParsedTarget, deadline: Deadline
@@ -79,7 +88,7 @@ class Fetcher:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> BaseHTTPResponse:
-        addresses = resolve_allowed(target.host, target.port, self._config.allow_private_urls)
+        addresses = self._resolver.addresses(target.host, target.port, deadline)
         for ip in addresses[:-1]:
             try:
                 return self._urlopen(method, target, ip, deadline, body, headers)

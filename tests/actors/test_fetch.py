@@ -12,9 +12,12 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -321,6 +324,69 @@ def test_a_large_body_waits_on_disk_and_a_small_one_in_memory(
     assert _open_temporary_files() - before == set()
 
 
+# Content-Length values that are not one decimal number in ASCII digits, as the bytes arrive:
+# http.client decodes headers as Latin-1, so "²" is U+00B2 (str.isdigit() says yes, int() says
+# no), and UTF-8 Arabic-Indic or fullwidth digits (which int() would read) arrive as Latin-1.
+_MALFORMED_LENGTHS = [
+    "\u00b2",
+    "1\u00b2",
+    "\u0661\u0662\u0663".encode().decode("latin-1"),
+    "\uff11\uff12".encode().decode("latin-1"),
+    "12, 13",
+    "-5",
+    "",
+]
+
+
+@pytest.mark.parametrize("announced", _MALFORMED_LENGTHS)
+def test_a_malformed_content_length_is_a_broken_answer_for_good(
+    origin: Origin, fetcher: Fetcher, announced: str
+) -> None:
+    # Given an origin whose Content-Length is not one number in ASCII digits
+    origin.route(
+        "/odd.jpg",
+        Route(body=b"x" * 10, headers={"Content-Length": announced}, framing="close"),
+    )
+
+    # When it is downloaded
+    with pytest.raises(PermanentFailure) as failure:
+        fetcher.download(origin.url("/odd.jpg"))
+
+    # Then the origin's answer is malformed: the same URL would answer the same way again
+    assert failure.value.reason == "upstream_error"
+    assert "invalid Content-Length" in failure.value.message
+
+
+def test_repeated_equal_content_lengths_are_one_length(origin: Origin, fetcher: Fetcher) -> None:
+    # Given an origin that repeats its (true) Content-Length, as RFC 9110 allows
+    origin.route(
+        "/twice.jpg", Route(body=b"x" * 10, headers={"Content-Length": "10, 10"}, framing="close")
+    )
+
+    # When it is downloaded, Then the body arrives whole
+    assert fetcher.download(origin.url("/twice.jpg")).read() == b"x" * 10
+
+
+def test_a_local_disk_error_while_spooling_is_ours_and_transient(
+    origin: Origin, make_fetcher: MakeFetcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a body too large to keep in memory, and a temporary directory that cannot hold a
+    # file: its parent is a regular file, which fails even as root (ENOTDIR)
+    fetcher = make_fetcher(max_image_bytes=8 * 1024 * 1024)
+    origin.serve("/large.jpg", bytes(2 * 1024 * 1024))
+    (tmp_path / "not-a-folder").write_bytes(b"")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "not-a-folder" / "tmp"))
+
+    # When it is downloaded
+    with pytest.raises(TransientFailure) as failure:
+        fetcher.download(origin.url("/large.jpg"))
+
+    # Then the failure is local and may pass on another attempt; the origin is not blamed
+    assert failure.value.reason == "internal_error"
+    assert "local disk" in failure.value.message
+    assert "127.0.0.1" not in failure.value.message
+
+
 def test_a_body_shorter_than_its_content_length_is_transient(
     origin: Origin, fetcher: Fetcher
 ) -> None:
@@ -361,6 +427,37 @@ def test_dripping_headers_are_cut_off_too(origin: Origin, make_fetcher: MakeFetc
     with pytest.raises(TransientFailure) as failure:
         fetcher.download(origin.url("/slower.jpg"))
     assert failure.value.reason == "timeout"
+
+
+def test_a_name_lookup_that_hangs_is_cut_off_at_the_attempts_deadline(
+    origin: Origin, tmp_path: Path
+) -> None:
+    # Given a resolver that does not answer (a DNS server that never replies), bounded only
+    # so that a fetcher waiting for it still ends the test, and a half-second deadline
+    answer = threading.Event()
+
+    def hanging_lookup(host: str, port: int, **kwargs: Any) -> list[tuple[Any, ...]]:
+        answer.wait(timeout=5)
+        return socket.getaddrinfo("127.0.0.1", port, **kwargs)
+
+    origin.serve("/cat.jpg", b"cat")
+    fetcher = Fetcher(_config(tmp_path).with_changes(fetch_timeout=0.5), lookup=hanging_lookup)
+    started = time.monotonic()
+
+    # When an image on a name it must resolve is downloaded
+    try:
+        with pytest.raises(TransientFailure) as failure:
+            fetcher.download(origin.url("/cat.jpg", host="images.example"))
+        elapsed = time.monotonic() - started
+    finally:
+        answer.set()
+        fetcher.close()
+
+    # Then the attempt ends as a timeout at its deadline, before any request is made
+    assert 0.5 <= elapsed < 2.5
+    assert failure.value.reason == "timeout"
+    assert "could not resolve images.example within 0.5 s" in failure.value.message
+    assert origin.requests == []
 
 
 def test_a_refused_connection_is_transient(fetcher: Fetcher) -> None:

@@ -1,0 +1,43 @@
+"""`imgpress process` submitting its CSV: what it leaves behind in this process."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from tests.jobs import wait_until_announced
+
+
+def _files_open_under(folder: Path) -> set[str]:
+    """What this process's descriptors point at inside `folder` (renamed files included)."""
+    held = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # the listing's own descriptor, closed by now
+        if target.startswith(str(folder)):
+            held.add(target)
+    return held
+
+
+def test_submitting_a_csv_leaves_no_descriptor_open_on_its_copy(
+    pipeline: object, worker: object, tmp_path: Path
+) -> None:
+    from actors.runtime import layout
+    from ops.local_job import _submit
+
+    # Given a CSV on disk
+    csv = tmp_path / "products.csv"
+    csv.write_text("Product Name,URL\nA,not-a-url\n", encoding="utf-8")
+    before = _files_open_under(layout.inputs)
+    args = argparse.Namespace(csv=csv, format="original", quality=None)
+    args.max_width = args.max_height = None
+
+    # When `imgpress process` submits it as a job
+    job_id = _submit(args)
+
+    # Then the copy it made under the inputs is not held open by this process
+    assert _files_open_under(layout.inputs) - before == set()
+    assert wait_until_announced(job_id).status == "completed"
