@@ -57,11 +57,18 @@ def test_each_message_delivered_twice_counts_once(origin, worker, pipeline) -> N
     assert (subjects["image.compressed"], subjects["image.failed"]) == (1, 1)
 
 
+def _fetches(origin, path: str) -> int:
+    return sum(1 for request in origin.requests if request.path == path)
+
+
 def test_a_redelivery_after_the_job_ended_changes_nothing(origin, worker, pipeline) -> None:
     # Given a finished job
-    job_id = submit(f"name,url\nP1,{origin.url('/photos/coffee.jpg')}\n")
+    path = f"/photos/coffee.jpg?{secrets.token_hex(4)}"
+    job_id = submit(f"name,url\nP1,{origin.url(path)}\n")
     before = wait_until_announced(job_id)
     [image] = images.images_of(job_id)
+    stored = layout.image(image.outcome.output_path)
+    written = (stored.read_bytes(), stored.stat().st_mtime_ns)
     # When its compress message arrives once more (a worker died before acking it)
     compress_image.send(ImageTask(job_id, image.id, 0, image.url, DEFAULT_OPTIONS).as_message())
     _drain(pipeline, worker)
@@ -70,6 +77,24 @@ def test_a_redelivery_after_the_job_ended_changes_nothing(origin, worker, pipeli
     assert after == before
     assert poll(lambda: _subjects(job_id)["job.completed"]) == 1
     assert _subjects(job_id)["image.compressed"] == 1
+    # And the image was neither fetched again nor written again
+    assert _fetches(origin, path) == 1
+    assert (stored.read_bytes(), stored.stat().st_mtime_ns) == written
+
+
+def test_a_count_redis_lost_never_completes_a_job_with_pending_images(origin, worker) -> None:
+    # Given a split job of two images whose count Redis lost, and only one message sent
+    tag = secrets.token_hex(4)
+    a, b = (origin.url(f"/photos/{name}.jpg?{tag}") for name in ("rocket", "coffee"))
+    csv = f"name,url\nA,{a}\nB,{b}\n"
+    job_id, tasks = _split_by_hand(csv)
+    counter.forget(job_id)
+    compress_image.send(tasks[0].as_message())
+    # When that image counts against the missing count (which reads as "look")
+    job = wait_until_announced(job_id)
+    # Then the rows decided: the other image was sent again, and both are done
+    assert (job.status, job.processed_images, job.failed_images) == ("completed", 2, 0)
+    assert all(image.status == "ok" for image in images.images_of(job_id))
 
 
 def test_a_job_of_only_invalid_urls_still_completes(worker) -> None:

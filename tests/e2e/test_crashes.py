@@ -131,3 +131,22 @@ def test_a_webhook_receiver_down_for_a_while_gets_it_when_back(tmp_path, origin)
     # Then the webhook arrived once it was back, within the retry schedule
     assert json.loads(delivery.body)["request_id"] == accepted["request_id"]
     assert state["attempts"] >= 3 and state["last_status_code"] == 200
+
+
+def test_a_redis_flushed_mid_job_loses_no_image(tmp_path, origin) -> None:
+    # The watchdog sweeps every 2 s, so a count Redis lost is rebuilt quickly.
+    env = {"IMGPRESS_REDELIVERY_MS": "2000", "IMGPRESS_JOB_DEADLINE": "8"}
+    with Service(tmp_path / "var", **env) as service:
+        # Given a job of slow images, partly done
+        accepted = post_csv(service, _csv(_slow_images(origin, "flush")))
+        request_id = accepted["request_id"]
+        poll(lambda: _status(service, request_id)["processed_images"] >= 4, timeout=60)
+        # When Redis forgets everything: queues, messages in flight, the completion count
+        redis.Redis.from_url(embedded.url_for(service.data_dir)).flushall()
+        # Then the images whose messages were lost are sent again and the job completes whole
+        final = wait_completed(service, accepted["status_url"])
+    assert (final["status"], final["processed_images"], final["failed_images"]) == (
+        "completed",
+        IMAGES,
+        0,
+    )
