@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import falcon.testing
@@ -155,6 +157,29 @@ def test_an_idempotency_key_replays_the_first_answer(client) -> None:
     other = upload(client, b"name,url\nB,http://e.com/b.jpg\n", headers=headers, quality="60")
     assert (first.status_code, again.status_code, other.status_code) == (202, 200, 422)
     assert again.json == first.json
+
+
+def _age(key: str, by: timedelta) -> None:
+    from pony.orm import db_session
+
+    from storage.db import IdempotencyKey
+
+    with db_session:
+        IdempotencyKey[key].created_at -= by
+
+
+def test_an_idempotency_key_older_than_24_hours_makes_a_new_job(client) -> None:
+    # Given a key whose first upload was 25 hours ago
+    headers = {"Idempotency-Key": f"expired-{secrets.token_hex(4)}"}
+    first = upload(client, headers=headers)
+    _age(headers["Idempotency-Key"], timedelta(hours=25))
+    # When the same upload is sent again with that key
+    again = upload(client, headers=headers)
+    # Then it is a new job (contract §10), and the key now replays that one
+    assert (first.status_code, again.status_code) == (202, 202), again.text
+    assert again.json["request_id"] != first.json["request_id"]
+    replay = upload(client, headers=headers)
+    assert replay.status_code == 200 and replay.json == again.json
 
 
 def test_falcon_errors_carry_a_description_too(client) -> None:
