@@ -217,6 +217,36 @@ def test_metrics_show_the_contract_families(client) -> None:
     assert 'route="/healthz"' in text
 
 
+def _http_series(text: str) -> set[str]:
+    return {
+        line.rsplit(" ", 1)[0]
+        for line in text.splitlines()
+        if line.startswith("imgpress_http_requests_total{")
+    }
+
+
+# The test client checks the WSGI environ and warns of a method it does not know: that is
+# the point here.
+@pytest.mark.filterwarnings("ignore::wsgiref.validate.WSGIWarning")
+def test_invented_methods_and_paths_fold_into_one_label_value_each(client) -> None:
+    # Given an invented method sent once to an invented path and once to a real route, and a
+    # scrape already counted
+    client.simulate_request("BREW", "/pot-0")
+    client.simulate_request("BREW", "/healthz")
+    client.simulate_get("/metrics")
+    before = _http_series(client.simulate_get("/metrics").text)
+    # When clients send many more invented methods, to invented paths and to real routes
+    invented = [(f"X{n}{secrets.token_hex(3).upper()}", f"/made-up/{n}") for n in range(8)]
+    for method, path in invented:
+        client.simulate_request(method, path)
+        client.simulate_request(method, "/healthz")
+    # Then no new series appeared, and none names what the clients made up
+    text = client.simulate_get("/metrics").text
+    assert _http_series(text) - before == set()
+    assert not any(method in text or path in text for method, path in invented)
+    assert any('method="other"' in s and 'route="unmatched"' in s for s in _http_series(text))
+
+
 def test_the_openapi_document_is_valid_and_true_to_the_routes(client) -> None:
     from openapi_spec_validator import validate
 
