@@ -1,0 +1,83 @@
+"""When the database or Redis does not answer: 503 with Retry-After, never a 500, and no
+backend error text in any answer (the log has it)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pony.orm import db_session
+
+from tests.svc import test_api
+from tests.svc.test_api import upload
+
+client = test_api.client  # the Falcon TestClient fixture, as test_api builds it
+
+
+class _Impatience:
+    """Makes the connections of one thread give up on a lock at once, instead of after the
+    service's 30 s busy timeout: Pony drops a connection that failed and opens another (which
+    the service's own hook makes patient again) at each retry, so the new ones need it too."""
+
+    def __init__(self) -> None:
+        self.thread: int | None = None
+        self.installed = False
+
+    def on_connect(self, connection: Any) -> None:
+        if threading.get_ident() == self.thread:
+            connection.execute("PRAGMA busy_timeout = 0")
+
+    @contextmanager
+    def in_this_thread(self) -> Iterator[None]:
+        from storage.db import db
+
+        if not self.installed:  # Pony takes only functions; after the service's, it wins
+            db.on_connect(provider="sqlite")(lambda _, c: self.on_connect(c))
+            self.installed = True
+        self.thread = threading.get_ident()
+        _set_busy_timeout(db, 0)  # the connection this thread holds already
+        try:
+            yield
+        finally:
+            self.thread = None
+            _set_busy_timeout(db, 30_000)
+
+
+def _set_busy_timeout(db: Any, milliseconds: int) -> None:
+    with db_session:
+        db.execute(f"PRAGMA busy_timeout = {milliseconds}")
+
+
+_impatience = _Impatience()
+
+
+@contextmanager
+def _database_locked() -> Iterator[None]:
+    """Another connection holds the write lock on the service's SQLite file; the test client
+    runs requests in this thread, whose connections give up on it at once."""
+    from storage.db import sqlite_file
+
+    assert sqlite_file is not None
+    with _impatience.in_this_thread():
+        holder = sqlite3.connect(sqlite_file, isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            yield
+        finally:
+            holder.close()
+
+
+def test_an_upload_while_the_database_is_locked_is_503_with_retry_after(client) -> None:
+    # Given a database that another connection holds locked
+    with _database_locked():
+        # When a good upload arrives
+        result = upload(client)
+    # Then it is refused as unavailable, to be retried, without the database's own words
+    assert result.status_code == 503, result.text
+    assert result.headers["retry-after"] == "5"
+    assert "locked" not in result.text
+    # And once the lock is gone, the same upload is accepted
+    assert upload(client).status_code == 202
