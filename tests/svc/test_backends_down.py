@@ -3,6 +3,7 @@ backend error text in any answer (the log has it)."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -81,3 +82,31 @@ def test_an_upload_while_the_database_is_locked_is_503_with_retry_after(client) 
     assert "locked" not in result.text
     # And once the lock is gone, the same upload is accepted
     assert upload(client).status_code == 202
+
+
+def test_readiness_names_what_is_down_but_not_its_error(caplog) -> None:
+    import falcon.testing
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from svc import errors
+    from svc.resources import ReadyResource
+    from tests.e2e.service import free_port
+
+    # Given a Redis nobody answers for, and a database that answers
+    port = free_port()
+    dead = redis.Redis(port=port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    app = falcon.App()
+    errors.install(app)
+    app.add_route("/readyz", ReadyResource({"redis": dead.ping, "database": lambda: None}))
+    # When anyone asks whether the service is ready
+    with caplog.at_level(logging.WARNING, logger="imgpress.api"):
+        answer = falcon.testing.TestClient(app).simulate_get("/readyz")
+    # Then it is 503 naming redis, with none of the client's own words (host, port, errno)
+    assert answer.status_code == 503
+    assert str(port) not in answer.text and "refused" not in answer.text.lower(), answer.text
+    assert answer.json["status"] == "unavailable" and list(answer.json["failures"]) == ["redis"]
+    assert "redis" in answer.json["description"] and "database" not in answer.json["description"]
+    # And the log has the detail for the operator
+    assert str(port) in caplog.text and "redis" in caplog.text
