@@ -10,8 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pony.orm import db_session
-
 from tests.svc import test_api
 from tests.svc.test_api import upload
 
@@ -20,8 +18,9 @@ client = test_api.client  # the Falcon TestClient fixture, as test_api builds it
 
 class _Impatience:
     """Makes the connections of one thread give up on a lock at once, instead of after the
-    service's 30 s busy timeout: Pony drops a connection that failed and opens another (which
-    the service's own hook makes patient again) at each retry, so the new ones need it too."""
+    service's 30 s busy timeout. Pony opens a new connection after each failed attempt, so
+    it is set where connections are made: a hook after the service's own, active for one
+    thread only (the worker threads of other tests keep their patience)."""
 
     def __init__(self) -> None:
         self.thread: int | None = None
@@ -35,21 +34,19 @@ class _Impatience:
     def in_this_thread(self) -> Iterator[None]:
         from storage.db import db
 
-        if not self.installed:  # Pony takes only functions; after the service's, it wins
-            db.on_connect(provider="sqlite")(lambda _, c: self.on_connect(c))
+        if not self.installed:  # Pony takes only functions
+            db.on_connect(provider="sqlite")(lambda _, connection: self.on_connect(connection))
             self.installed = True
+        # This thread's connection is closed on the way in and out (Pony's pool is one per
+        # thread), so the next one is made with or without the hook: no statement has to
+        # wait for the lock to change it.
+        db.disconnect()
         self.thread = threading.get_ident()
-        _set_busy_timeout(db, 0)  # the connection this thread holds already
         try:
             yield
         finally:
             self.thread = None
-            _set_busy_timeout(db, 30_000)
-
-
-def _set_busy_timeout(db: Any, milliseconds: int) -> None:
-    with db_session:
-        db.execute(f"PRAGMA busy_timeout = {milliseconds}")
+            db.disconnect()
 
 
 _impatience = _Impatience()
@@ -63,7 +60,7 @@ def _database_locked() -> Iterator[None]:
 
     assert sqlite_file is not None
     with _impatience.in_this_thread():
-        holder = sqlite3.connect(sqlite_file, isolation_level=None)
+        holder = sqlite3.connect(sqlite_file, timeout=30, isolation_level=None)
         try:
             holder.execute("BEGIN EXCLUSIVE")
             yield
