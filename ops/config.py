@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
@@ -157,6 +158,16 @@ def from_env(env: Mapping[str, str]) -> Config:
             name.strip() for name in env.get("IMGPRESS_CRASH_AT", "").split(",") if name.strip()
         ),
     )
+
+
+# From the colon after the user name to the last "@": a password with an unescaped "@" or
+# "/" is hidden whole. Not after "scheme:" itself, so that sqlite:///a@b.db is left alone.
+_PASSWORD = re.compile(r"^(?P<user>([a-z][a-z0-9+.-]*://)?[^:/@]*:)(?!//).*@", re.IGNORECASE)
+
+
+def redacted(url: str) -> str:
+    """`url` fit for a message or a log: its password, if any, shown as ***."""
+    return _PASSWORD.sub(r"\g<user>***@", url, count=1)
 
 
 @cache

@@ -22,6 +22,7 @@ from pony.orm import (
     composite_key,
 )
 
+from ops.config import redacted
 from storage import migrations
 
 db = Database()
@@ -126,7 +127,7 @@ def binding_args(url: str) -> dict[str, Any]:
         return {"provider": "sqlite", "filename": url.removeprefix("sqlite:///"), "create_db": True}
     if url.startswith(("postgres://", "postgresql://")):
         return _postgres_args(url)
-    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///… or postgres://…")
+    raise ValueError(f"unsupported database URL {redacted(url)!r}: use sqlite:///… or postgres://…")
 
 
 @contextmanager

@@ -12,6 +12,13 @@ from storage.db import IdempotencyKey
 from storage.sessions import now
 
 KEY_LIFETIME = timedelta(hours=24)
+# A first try, and a second once an expired entry in the way is forgotten.
+_CLAIMS = 2
+
+
+class KeyContended(RuntimeError):
+    """Raised when a key can be neither claimed nor recalled: at every try, the entry in the
+    way was gone by the time we looked (expired, or dropped by a request that opened no job)."""
 
 
 @dataclass(frozen=True)
@@ -35,14 +42,22 @@ def recall(key: str) -> Remembered | None:
 
 def remember(key: str, fingerprint: str, job_id: str, response: dict[str, Any]) -> Remembered:
     """Store the first response; when another request won the race, return what it stored."""
+    ours = Remembered(fingerprint, job_id, response)
+    for _ in range(_CLAIMS):
+        first = _claim(key, ours)
+        if first is not None:
+            return first
+    raise KeyContended(f"the Idempotency-Key {key!r} was taken and dropped at every try")
+
+
+def _claim(key: str, ours: Remembered) -> Remembered | None:
+    """`ours` once stored, else the live entry in the way; None when that entry had expired
+    (contract §10: the key is free again), which `recall` has forgotten meanwhile."""
     try:
-        _insert(key, fingerprint, job_id, response)
+        _insert(key, ours.fingerprint, ours.job_id, ours.response)
     except TransactionIntegrityError:
-        winner = recall(key)
-        if winner is not None:
-            return winner
-        raise
-    return Remembered(fingerprint, job_id, response)
+        return recall(key)
+    return ours
 
 
 @db_session(retry=3)

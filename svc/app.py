@@ -38,7 +38,8 @@ class HttpMetrics:
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
     ) -> None:
         route = req.uri_template or _static_prefix(req.path)
-        metrics.HTTP_REQUESTS.labels(route, req.method, str(resp.status_code)).inc()
+        method = req.method if req.method in HTTP_METHODS else "other"
+        metrics.HTTP_REQUESTS.labels(route, method, str(resp.status_code)).inc()
         metrics.HTTP_SECONDS.labels(route).observe(time.perf_counter() - req.context.started)
 
 
@@ -50,6 +51,9 @@ def _static_prefix(path: str) -> str:
 
 
 STATIC_PREFIXES = ("/output_csv", "/reports", "/output_images")
+# gunicorn hands on any upper-case token of 3 to 20 characters as the method: as a label,
+# only the standard ones, or a client could make series without end (contract §10).
+HTTP_METHODS = frozenset(falcon.constants.HTTP_METHODS)
 
 
 def _queue_depths() -> dict[str, int]:

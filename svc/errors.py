@@ -6,12 +6,16 @@ import logging
 from typing import Any
 
 import falcon
-import pony.orm.dbapiprovider
 import redis
+from pony.orm import core as orm
+from pony.orm import dbapiprovider
 
 from actors.manifest.errors import ManifestError
 
 log = logging.getLogger("imgpress.api")
+# A database locked past its busy timeout, or unreachable (PostgreSQL's lost connection is an
+# InterfaceError as often as an OperationalError).
+_DATABASE_DOWN = (dbapiprovider.OperationalError, dbapiprovider.InterfaceError)
 
 
 class ApiError(Exception):
@@ -66,6 +70,23 @@ def _backend_down(
     resp.retry_after = 5
 
 
+def _causes(error: orm.TransactionError) -> list[BaseException]:
+    """What Pony wrapped: a failed save (UnexpectedError) or a failed commit (CommitException
+    and its kin) carry the database's own error."""
+    if isinstance(error, orm.UnexpectedError):
+        return [error.original_exc]
+    return [exc for _, exc, _ in getattr(error, "exceptions", ())]
+
+
+def _transaction_failed(
+    req: falcon.Request, resp: falcon.Response, error: orm.TransactionError, params: Any
+) -> None:
+    down = isinstance(error, orm.ConnectionClosedError) or any(
+        isinstance(cause, _DATABASE_DOWN) for cause in _causes(error)
+    )
+    (_backend_down if down else _unexpected)(req, resp, error, params)
+
+
 def install(app: falcon.App) -> None:
     """Handlers are searched most-specific first: Falcon's own for HTTPError still wins over
     the catch-all, which only sees the unforeseen (and answers without a traceback)."""
@@ -74,4 +95,5 @@ def install(app: falcon.App) -> None:
     app.add_error_handler(ApiError, _api_error)
     app.add_error_handler(ManifestError, _manifest_error)
     app.add_error_handler(redis.RedisError, _backend_down)
-    app.add_error_handler(pony.orm.dbapiprovider.OperationalError, _backend_down)
+    app.add_error_handler(_DATABASE_DOWN, _backend_down)
+    app.add_error_handler(orm.TransactionError, _transaction_failed)

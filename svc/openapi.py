@@ -170,7 +170,7 @@ def _readiness() -> dict[str, Any]:
         "Redis and the database answer",
         {
             "200": _json(ready, "both answer"),
-            "503": _json(ready, "one does not; `failures` says which and why"),
+            "503": _json(ready, "one does not; `failures` says which (the log says why)"),
         },
     )
 
@@ -238,9 +238,11 @@ def _schemas() -> dict[str, Any]:
                 "status": {"type": "string", "enum": ["ready", "unavailable"]},
                 "failures": {
                     "type": "object",
-                    "description": "what failed (redis, database), with the error",
+                    "description": "what does not answer (redis, database); never its error",
                     "additionalProperties": {"type": "string"},
                 },
+                "title": {"type": "string", "description": "when unavailable"},
+                "description": {"type": "string", "description": "when unavailable"},
             },
         },
         "Accepted": {

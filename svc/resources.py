@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from svc.errors import ApiError
 from svc.submission import REQUEST_ID, Submissions
 from svc.upload import read_upload
 from svc.views import status_body
+
+log = logging.getLogger("imgpress.api")
 
 
 class UploadResource:
@@ -49,21 +52,33 @@ class HealthResource:
 
 
 class ReadyResource:
+    """Says which dependency does not answer, never why: the error text of a backend (hosts,
+    ports, user names) is for the operator's log, and anyone may ask /readyz."""
+
     def __init__(self, checks: Mapping[str, Callable[[], None]]) -> None:
         self._checks = checks
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        failures = {name: error for name, check in self._checks.items() if (error := _run(check))}
-        resp.status = 503 if failures else 200
-        resp.media = {"status": "unavailable" if failures else "ready", "failures": failures}
+        down = [name for name, check in self._checks.items() if not _answers(name, check)]
+        if not down:
+            resp.media = {"status": "ready", "failures": {}}
+            return
+        resp.status = 503
+        resp.media = {
+            "title": "Service unavailable",
+            "description": f"not ready: {' and '.join(down)} not answering; the log says why",
+            "status": "unavailable",
+            "failures": dict.fromkeys(down, "not answering"),
+        }
 
 
-def _run(check: Callable[[], None]) -> str | None:
+def _answers(name: str, check: Callable[[], None]) -> bool:
     try:
         check()
-    except Exception as error:  # any failure means not ready; say which
-        return f"{type(error).__name__}: {error}"
-    return None
+    except Exception:  # any failure means not ready
+        log.warning("readiness: %s is not answering", name, exc_info=True)
+        return False
+    return True
 
 
 class MetricsResource:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.config import ConfigError, from_env
+from ops.config import ConfigError, from_env, redacted
 
 
 def test_defaults_follow_the_contract() -> None:
@@ -52,3 +52,19 @@ def test_unusable_values_are_refused_at_start_up(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as refused:
         from_env({name: value})
     assert name in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgres://app:pw@db.example/imgpress", "postgres://app:***@db.example/imgpress"),
+        ("postgres://app:p@ss/w@db:5432/imgpress", "postgres://app:***@db:5432/imgpress"),
+        ("postgres://:pw@db/imgpress", "postgres://:***@db/imgpress"),
+        ("postgres://app@db/imgpress", "postgres://app@db/imgpress"),
+        ("postgres://db:5432/imgpress", "postgres://db:5432/imgpress"),
+        ("sqlite:////srv/data@2026/imgpress.sqlite3", "sqlite:////srv/data@2026/imgpress.sqlite3"),
+        ("app:pw@db/imgpress", "app:***@db/imgpress"),
+    ],
+)
+def test_a_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    assert redacted(url) == shown

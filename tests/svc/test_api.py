@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import falcon.testing
@@ -157,6 +159,29 @@ def test_an_idempotency_key_replays_the_first_answer(client) -> None:
     assert again.json == first.json
 
 
+def _age(key: str, by: timedelta) -> None:
+    from pony.orm import db_session
+
+    from storage.db import IdempotencyKey
+
+    with db_session:
+        IdempotencyKey[key].created_at -= by
+
+
+def test_an_idempotency_key_older_than_24_hours_makes_a_new_job(client) -> None:
+    # Given a key whose first upload was 25 hours ago
+    headers = {"Idempotency-Key": f"expired-{secrets.token_hex(4)}"}
+    first = upload(client, headers=headers)
+    _age(headers["Idempotency-Key"], timedelta(hours=25))
+    # When the same upload is sent again with that key
+    again = upload(client, headers=headers)
+    # Then it is a new job (contract §10), and the key now replays that one
+    assert (first.status_code, again.status_code) == (202, 202), again.text
+    assert again.json["request_id"] != first.json["request_id"]
+    replay = upload(client, headers=headers)
+    assert replay.status_code == 200 and replay.json == again.json
+
+
 def test_falcon_errors_carry_a_description_too(client) -> None:
     unknown = client.simulate_get("/nowhere")
     assert unknown.status_code == 404 and "/nowhere" in unknown.json["description"]
@@ -190,6 +215,36 @@ def test_metrics_show_the_contract_families(client) -> None:
     ):
         assert f"# TYPE {family}" in text, family
     assert 'route="/healthz"' in text
+
+
+def _http_series(text: str) -> set[str]:
+    return {
+        line.rsplit(" ", 1)[0]
+        for line in text.splitlines()
+        if line.startswith("imgpress_http_requests_total{")
+    }
+
+
+# The test client checks the WSGI environ and warns of a method it does not know: that is
+# the point here.
+@pytest.mark.filterwarnings("ignore::wsgiref.validate.WSGIWarning")
+def test_invented_methods_and_paths_fold_into_one_label_value_each(client) -> None:
+    # Given an invented method sent once to an invented path and once to a real route, and a
+    # scrape already counted
+    client.simulate_request("BREW", "/pot-0")
+    client.simulate_request("BREW", "/healthz")
+    client.simulate_get("/metrics")
+    before = _http_series(client.simulate_get("/metrics").text)
+    # When clients send many more invented methods, to invented paths and to real routes
+    invented = [(f"X{n}{secrets.token_hex(3).upper()}", f"/made-up/{n}") for n in range(8)]
+    for method, path in invented:
+        client.simulate_request(method, path)
+        client.simulate_request(method, "/healthz")
+    # Then no new series appeared, and none names what the clients made up
+    text = client.simulate_get("/metrics").text
+    assert _http_series(text) - before == set()
+    assert not any(method in text or path in text for method, path in invented)
+    assert any('method="other"' in s and 'route="unmatched"' in s for s in _http_series(text))
 
 
 def test_the_openapi_document_is_valid_and_true_to_the_routes(client) -> None:
