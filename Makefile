@@ -18,10 +18,11 @@ run: $(STAMP)  ## the whole service on embedded defaults: API on :8000, a worker
 test: $(STAMP)  ## the whole suite, on real parts it starts itself
 	$(BIN)/pytest
 
-lint: $(STAMP)  ## ruff and mypy
+lint: $(STAMP)  ## ruff, mypy and the import layers (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 check: lint test
 
