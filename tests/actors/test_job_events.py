@@ -50,3 +50,22 @@ def test_a_transient_origin_error_is_retried_then_recorded(origin, worker) -> No
     assert sum(r.path == path for r in origin.requests) == 2
     [image] = images.images_of(job.id)
     assert image.status == "failed" and image.outcome.error.startswith("upstream_error: ")
+
+
+def test_invalid_urls_are_counted_in_the_image_metrics(worker) -> None:
+    from ops import metrics
+
+    # Given the image metrics as they stand
+    def failures() -> tuple[float, float]:
+        failed = metrics.IMAGES.labels("failed")._value.get()
+        invalid = metrics.IMAGE_FAILURES.labels("invalid_url")._value.get()
+        return failed, invalid
+
+    before = failures()
+    # When a job of two invalid URLs completes
+    job = wait_until_announced(submit("name,url\nP1,ftp://x/y.jpg\nP2,not-a-url\n"))
+    # Then both count as failed images, with their reason, and each has its event
+    assert job.failed_images == 2
+    after = failures()
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 2)
+    poll(lambda: Counter(i["subject"] for i in seen(job.id))["image.failed"] == 2)
