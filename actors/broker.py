@@ -1,37 +1,19 @@
-"""The Dramatiq broker, configured before any actor is imported (or Dramatiq builds its own).
-
-Every actor module imports this first. It also binds the database, so an actor can rely on
-storage being ready in any process that imports it: the API, a worker, `imgpress process`.
-"""
+"""How imgpress's Dramatiq broker and Redis client are built (actors.runtime wires them)."""
 
 from __future__ import annotations
 
-import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage, Retries
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
-from ops import config as config_module
-from ops import (
-    embedded,
-    metrics,  # also sets up multiprocess metrics before anything counts
-)
-from storage import db
+from ops import metrics
 
-config = config_module.load()
 _MAINTENANCE_CHANCE = 1_000_000  # per million commands: every one
 
 
-def _redis_url() -> tuple[str, bool]:
-    """The broker's URL, and whether this process started the embedded server."""
-    if config.redis_url:
-        return config.redis_url, False
-    return embedded.ensure_running(config.data_dir)
-
-
-def _patient_client(url: str) -> redis.Redis:
+def patient_client(url: str) -> redis.Redis:
     """A client that rides out a Redis restart (~20 s) instead of failing the command.
 
     Without it a worker that finished an image while Redis restarted could neither count it
@@ -43,16 +25,14 @@ def _patient_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, retry=retry, retry_on_error=[redis.ConnectionError])
 
 
-def _build_broker(url: str) -> RedisBroker:
+def build_broker(client: redis.Redis, redelivery_ms: int) -> RedisBroker:
     # A dead worker's unacked messages return to its queues once its heartbeat is older than
     # the timeout, at the next "maintenance" a live worker runs on that queue. Dramatiq runs
     # it on 0.1% of commands, which leaves recovery to chance (~100 s seen with an idle
     # consumer polling once a second). On every command it costs one ZRANGEBYSCORE on the
     # heartbeat set, and recovery becomes the timeout plus at most a poll interval.
     built = RedisBroker(
-        client=_patient_client(url),
-        heartbeat_timeout=config.redelivery_ms,
-        maintenance_chance=_MAINTENANCE_CHANCE,
+        client=client, heartbeat_timeout=redelivery_ms, maintenance_chance=_MAINTENANCE_CHANCE
     )
     for middleware in built.middleware:
         if isinstance(middleware, Retries):
@@ -62,10 +42,3 @@ def _build_broker(url: str) -> RedisBroker:
     built.add_middleware(CurrentMessage())
     built.add_middleware(metrics.ProcessLife())
     return built
-
-
-redis_url, started_embedded_redis = _redis_url()
-broker = _build_broker(redis_url)
-dramatiq.set_broker(broker)
-client: redis.Redis = broker.client
-db.bind(config.database_url)

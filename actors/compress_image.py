@@ -10,19 +10,20 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from actors.broker import config
+from actors import runtime
 from actors.dispatch import COMPRESS_ACTOR, ImageTask
 from actors.errors import ImageFailure, PermanentFailure, TransientFailure
 from actors.fetch import Download
 from actors.happenings import Event, ImageCompressed, ImageFailed
 from actors.imaging import FORMAT_EXTENSIONS, Compressed, EncodeOptions, compress
 from actors.outcomes import count, settle
-from actors.runtime import counter, fetcher, layout, urls
 from ops import metrics
 from storage import images
 from storage.files import atomic_write_bytes
 from storage.images import Outcome
 
+wired = runtime.current()  # an actor module: imported after bootstrap (actors.runtime)
+config = wired.config
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # Images are decoded and encoded on threads of their own, `compress_slots` per process, whatever
 # Dramatiq thread took the message: the other threads only download, and a large image's
@@ -40,7 +41,7 @@ def output_name(task: ImageTask, fmt: str) -> str:
 
 def _store(task: ImageTask, result: Compressed, input_bytes: int) -> tuple[Outcome, Event]:
     relative = output_name(task, result.format)
-    atomic_write_bytes(layout.image(relative), result.data)
+    atomic_write_bytes(wired.layout.image(relative), result.data)
     outcome = Outcome(
         status="ok",
         input_bytes=input_bytes,
@@ -54,7 +55,7 @@ def _store(task: ImageTask, result: Compressed, input_bytes: int) -> tuple[Outco
         task.job_id,
         task.image_id,
         task.url,
-        urls.image(relative),
+        wired.urls.image(relative),
         input_bytes,
         len(result.data),
         result.format,
@@ -77,7 +78,7 @@ def _is_last_attempt() -> bool:
 
 def _attempt(task: ImageTask) -> tuple[Outcome, Event]:
     try:
-        download = fetcher.download(task.url)
+        download = wired.fetcher.download(task.url)
     except PermanentFailure as failure:
         return _failed(task, failure)
     except TransientFailure as failure:
@@ -99,6 +100,7 @@ def _compressed(download: Download, options: EncodeOptions) -> Compressed:
 
 
 @dramatiq.actor(
+    broker=wired.broker,
     actor_name=COMPRESS_ACTOR,
     queue_name="images",
     max_retries=config.fetch_retries,
@@ -115,14 +117,16 @@ def compress_image(message: dict[str, Any]) -> None:
         # write a second time. The database decides: Redis may have forgotten.
         count(task.job_id, task.image_id)
         return
-    counter.touch(task.job_id, time.time())  # progress, for the watchdog
+    wired.counter.touch(task.job_id, time.time())  # progress, for the watchdog
     started = time.perf_counter()
     outcome, event = _attempt(task)
     settle(task.job_id, task.image_id, outcome, event)
     metrics.PROCESS_SECONDS.observe(time.perf_counter() - started)
 
 
-@dramatiq.actor(queue_name="images", max_retries=10, min_backoff=1_000, time_limit=60_000)
+@dramatiq.actor(
+    broker=wired.broker, queue_name="images", max_retries=10, min_backoff=1_000, time_limit=60_000
+)
 def image_gave_up(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """An unexpected error outlasted every retry: the image fails, the job still ends."""
     task = ImageTask(**message_data["args"][0])

@@ -15,20 +15,20 @@ from typing import Any
 
 import dramatiq
 
-from actors import events
-from actors.broker import config
+from actors import events, runtime
 from actors.errors import PermanentFailure, TransientFailure
 from actors.finish_job import job_ended
 from actors.happenings import Event, WebhookDelivered, WebhookFailed
-from actors.runtime import fetcher
 from actors.webhooks import signed_headers
 from ops import metrics
 from ops.crashpoints import crash_point
 from storage import jobs
 from storage.webhook_attempts import begin_webhook_attempt, record_webhook_result
 
+wired = runtime.current()  # an actor module: imported after bootstrap (actors.runtime)
+
 # An attempt that has not settled this long after it began is taken to be dead.
-IN_FLIGHT_SECONDS = config.webhook_timeout + 5
+IN_FLIGHT_SECONDS = wired.config.webhook_timeout + 5
 
 
 def webhook_id(job_id: str) -> str:
@@ -40,9 +40,11 @@ def _post(job: jobs.JobView) -> tuple[int | None, str | None, bool]:
     """(status code, error, whether retrying can help)."""
     assert job.webhook is not None
     body = json.dumps(job_ended(job).payload()).encode()
-    headers = signed_headers(config.webhook_secret, webhook_id(job.id), int(time.time()), body)
+    headers = signed_headers(
+        wired.config.webhook_secret, webhook_id(job.id), int(time.time()), body
+    )
     try:
-        return fetcher.post_json(job.webhook.url, body, headers), None, True
+        return wired.fetcher.post_json(job.webhook.url, body, headers), None, True
     except TransientFailure as failure:
         return None, failure.report_text, True
     except PermanentFailure as failure:
@@ -52,7 +54,7 @@ def _post(job: jobs.JobView) -> tuple[int | None, str | None, bool]:
 def _record(
     job: jobs.JobView, attempt: int, state: str, status: int | None, event: Event | None = None
 ) -> None:
-    retry_in = config.webhook_retry_delays[attempt - 1] if state == "pending" else None
+    retry_in = wired.config.webhook_retry_delays[attempt - 1] if state == "pending" else None
     publication = events.publication(event) if event else None
     staged = record_webhook_result(job.id, attempt, state, status, retry_in, publication)
     if staged is not None:
@@ -71,7 +73,7 @@ def settle(
     if delivered:
         assert status is not None
         _record(job, attempt, "delivered", status, WebhookDelivered(job.id, url, attempt, status))
-    elif status == 410 or not retry or attempt > len(config.webhook_retry_delays):
+    elif status == 410 or not retry or attempt > len(wired.config.webhook_retry_delays):
         error = error or f"the receiver answered {status}"
         _record(job, attempt, "failed", status, WebhookFailed(job.id, url, attempt, status, error))
     else:
@@ -79,6 +81,7 @@ def settle(
 
 
 @dramatiq.actor(
+    broker=wired.broker,
     queue_name="webhooks",
     max_retries=3,
     min_backoff=1_000,
@@ -96,7 +99,9 @@ def attempt_webhook(job_id: str, attempt: int) -> None:
     settle(job, attempt, *answer)
 
 
-@dramatiq.actor(queue_name="webhooks", max_retries=10, min_backoff=1_000, time_limit=60_000)
+@dramatiq.actor(
+    broker=wired.broker, queue_name="webhooks", max_retries=10, min_backoff=1_000, time_limit=60_000
+)
 def attempt_gave_up(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """An unexpected error outlasted every retry of an attempt: it counts as a failed one."""
     job_id, attempt = message_data["args"]

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from actors.broker import broker
+from actors import runtime
 from storage.images import ImageRecord
 
 COMPRESS_ACTOR = "compress_image"
@@ -29,7 +29,7 @@ class ImageTask:
 
 def dispatch(job_id: str, images: Iterable[ImageRecord], options: dict[str, Any]) -> int:
     """One compress message per image, in index order; returns how many were sent."""
-    actor = broker.get_actor(COMPRESS_ACTOR)
+    actor = runtime.broker().get_actor(COMPRESS_ACTOR)
     sent = 0
     for image in images:
         actor.send(ImageTask(job_id, image.id, image.index, image.url, options).as_message())

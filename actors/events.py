@@ -12,7 +12,7 @@ from typing import Any
 
 import dramatiq
 
-from actors import broker as _broker  # noqa: F401  (the broker exists before any actor)
+from actors import runtime
 from actors.happenings import Event
 from actors.subjects import matches, validate_pattern
 from storage import outbox
@@ -43,7 +43,7 @@ def subscriber(
     def bind(handler: Handler) -> dramatiq.Actor[Any, Any]:
         options = {**SUBSCRIBER_DEFAULTS, **actor_options}
         name = f"{handler.__module__}.{handler.__qualname__}"
-        bound = dramatiq.actor(actor_name=name, **options)(handler)
+        bound = dramatiq.actor(actor_name=name, broker=runtime.broker(), **options)(handler)
         _routes.extend((pattern, bound) for pattern in patterns)
         return bound
 

@@ -9,17 +9,18 @@ from typing import Any
 
 import dramatiq
 
-from actors import events
+from actors import events, runtime
 from actors.dispatch import dispatch
 from actors.happenings import JobCompleted, JobEnded, JobFailed
 from actors.intake import read_manifest
 from actors.manifest.errors import ManifestError
 from actors.report import ImageOutcome, write_output_csv, write_report
-from actors.runtime import counter, layout, urls
 from ops import metrics
 from ops.crashpoints import crash_point
 from storage import images, jobs
 from storage.outbox import Publication
+
+wired = runtime.current()  # an actor module: imported after bootstrap (actors.runtime)
 
 _TIME_LIMIT_S = 600
 
@@ -39,7 +40,7 @@ def write_outputs(
     job_id: str, output_csv: Path, report_csv: Path, link: Callable[[str], str]
 ) -> None:
     """Both CSVs, atomically: a crash leaves the old file or none, never half of one."""
-    manifest = read_manifest(layout.input_csv(job_id))
+    manifest = read_manifest(wired.layout.input_csv(job_id))
     results = outcomes(job_id, link)
     write_output_csv(manifest, results, output_csv)
     write_report(manifest, results, report_csv)
@@ -52,8 +53,8 @@ def job_ended(job: jobs.JobView) -> JobEnded:
     return kind(
         request_id=job.id,
         status=job.status,
-        output_csv_url=urls.output_csv(job.id) if done else None,
-        report_url=urls.report(job.id) if done else None,
+        output_csv_url=wired.urls.output_csv(job.id) if done else None,
+        report_url=wired.urls.report(job.id) if done else None,
         total_images=job.total_images,
         processed_images=job.processed_images,
         failed_images=job.failed_images,
@@ -73,7 +74,7 @@ def _end(job_id: str, status: str, error: str | None = None) -> None:
         return
     metrics.JOBS.labels(status).inc()
     events.send(staged)
-    counter.forget(job_id)
+    wired.counter.forget(job_id)
     crash_point("job.ended")
 
 
@@ -89,12 +90,13 @@ def recover_pending(
 
     A message that was not lost after all finds its image settled and only counts.
     """
-    if counter.restart(job_id, [image.id for image in pending]) == 0:
+    if wired.counter.restart(job_id, [image.id for image in pending]) == 0:
         finish_job.send(job_id)
     dispatch(job_id, pending, options)
 
 
 @dramatiq.actor(
+    broker=wired.broker,
     queue_name="default",
     max_retries=5,
     min_backoff=1_000,
@@ -113,7 +115,12 @@ def finish_job(job_id: str) -> None:
         recover_pending(job_id, pending, job.options)
         return
     try:
-        write_outputs(job_id, layout.output_csv(job_id), layout.report_csv(job_id), urls.image)
+        write_outputs(
+            job_id,
+            wired.layout.output_csv(job_id),
+            wired.layout.report_csv(job_id),
+            wired.urls.image,
+        )
     except (OSError, ManifestError) as error:
         _end(job_id, "failed", f"the output could not be written: {error}")
         return
@@ -121,7 +128,9 @@ def finish_job(job_id: str) -> None:
     _end(job_id, "completed")
 
 
-@dramatiq.actor(queue_name="default", max_retries=10, min_backoff=1_000, time_limit=60_000)
+@dramatiq.actor(
+    broker=wired.broker, queue_name="default", max_retries=10, min_backoff=1_000, time_limit=60_000
+)
 def finish_gave_up(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """An unexpected error outlasted every retry of finish_job: the job ends failed."""
     [job_id] = message_data["args"]

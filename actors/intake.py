@@ -8,12 +8,10 @@ from typing import Any, Protocol
 
 import redis
 
-from actors import events
-from actors.broker import config
+from actors import events, runtime
 from actors.happenings import CsvReceived
 from actors.manifest.parser import Manifest, load_manifest
 from actors.manifest.summary import ManifestSummary, summarise_file
-from actors.runtime import layout
 from storage import jobs
 
 _log = logging.getLogger(__name__)
@@ -21,12 +19,14 @@ _log = logging.getLogger(__name__)
 
 def read_manifest(csv_path: Path) -> Manifest:
     """Raises ManifestError (400/413) for a CSV the contract refuses."""
+    config = runtime.current().config
     return load_manifest(csv_path, max_rows=config.max_rows, max_images=config.max_images)
 
 
 def summarise(csv_path: Path) -> ManifestSummary:
     """`read_manifest`'s checks, streamed: what `open_job` needs, in memory that does not grow
     with the file. Raises ManifestError (400/413) for a CSV the contract refuses."""
+    config = runtime.current().config
     return summarise_file(csv_path, max_rows=config.max_rows, max_images=config.max_images)
 
 
@@ -51,6 +51,7 @@ def open_job(
     webhook_url: str | None,
 ) -> None:
     """Move the CSV into place, record the job with its csv.received event, send that."""
+    layout = runtime.current().layout
     layout.inputs.mkdir(parents=True, exist_ok=True)
     csv_path.replace(layout.input_csv(job_id))
     received = events.publication(CsvReceived(job_id))

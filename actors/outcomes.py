@@ -3,10 +3,9 @@ and the count that reaches zero sends the job to finish_job."""
 
 from __future__ import annotations
 
-from actors import events
+from actors import events, runtime
 from actors.finish_job import finish_job
 from actors.happenings import Event
-from actors.runtime import counter
 from ops import metrics
 from ops.crashpoints import crash_point
 from storage import images
@@ -26,7 +25,7 @@ def settle(job_id: str, image_id: int, outcome: images.Outcome, event: Event) ->
 
 def count(job_id: str, image_id: int) -> None:
     """Count one image (idempotent); when none remain, hand the job to finish_job."""
-    if counter.count(job_id, image_id).job_done:
+    if runtime.current().counter.count(job_id, image_id).job_done:
         crash_point("job.counted")
         finish_job.send(job_id)
 

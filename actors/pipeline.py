@@ -1,19 +1,46 @@
-"""What a worker process imports: the broker, every pipeline actor, and the user's subscribers.
+"""`start(config)`: wire the process, then declare every pipeline actor and the user's subscribers.
 
-`dramatiq actors.pipeline` (what `imgpress worker` runs) points here, and the API imports it
-so that it can route the events it publishes.
+Every process that sends or runs pipeline work starts here: the Dramatiq worker module
+(actors.worker), the API's app factory (it routes the events it publishes) and
+`imgpress process`. The actor modules are imported inside `start`, after `bootstrap`, because
+Dramatiq binds an actor to the broker when its module is imported.
 """
 
 from __future__ import annotations
 
-from actors import compress_image, deliver_webhook, finish_job, split_csv  # noqa: F401
-from actors.broker import broker, client, config, redis_url, started_embedded_redis
+import importlib
+
 from actors.events import load_modules
-from actors.relay import Relay
-from actors.watchdog import Watchdog
+from actors.runtime import Runtime, bootstrap
+from ops.config import Config
 
-load_modules(config.subscribers)
-broker.add_middleware(Watchdog())
-broker.add_middleware(Relay())
+ACTOR_MODULES = (
+    "actors.compress_image",
+    "actors.deliver_webhook",
+    "actors.finish_job",
+    "actors.split_csv",
+)
 
-__all__ = ["broker", "client", "config", "redis_url", "started_embedded_redis"]
+
+def start(config: Config) -> Runtime:
+    """Wire this process from `config` and declare its actors; repeat calls change nothing."""
+    runtime = bootstrap(config)
+    if runtime not in _started:
+        for name in ACTOR_MODULES:
+            importlib.import_module(name)
+        load_modules(config.subscribers)
+        _add_timers(runtime)
+        _started.append(runtime)
+    return runtime
+
+
+_started: list[Runtime] = []  # the one Runtime of this process, once its actors exist
+
+
+def _add_timers(runtime: Runtime) -> None:
+    # Imported here: both reach actor modules, which exist only once the broker does.
+    from actors.relay import Relay
+    from actors.watchdog import Watchdog
+
+    runtime.broker.add_middleware(Watchdog(runtime.config))
+    runtime.broker.add_middleware(Relay(runtime.config))

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from actors import events
-from actors.broker import config
+from actors import events, runtime
 from actors.deliver_webhook import IN_FLIGHT_SECONDS, attempt_webhook
 from actors.timer import PeriodicThread
+from ops.config import Config
 from storage import outbox
 from storage.sessions import now
 from storage.webhook_attempts import claim_due_attempts
@@ -23,7 +23,7 @@ log = logging.getLogger("imgpress.relay")
 
 def relay_once() -> int:
     """Send every overdue event and webhook attempt; how many it sent."""
-    before = now() - timedelta(seconds=config.outbox_grace)
+    before = now() - timedelta(seconds=runtime.current().config.outbox_grace)
     overdue = outbox.unsent(before)
     for staged in overdue:
         log.info("relaying %s %s, unsent since its commit", staged.subject, staged.event_id)
@@ -38,7 +38,7 @@ def relay_once() -> int:
 class Relay(PeriodicThread):
     name = "relay"
 
-    def __init__(self) -> None:
+    def __init__(self, config: Config) -> None:
         super().__init__(max(0.2, min(config.outbox_grace / 2, 1.0)))
 
     def tick(self) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import dramatiq
 
-from actors import events
+from actors import events, runtime
 from actors.dispatch import dispatch
 from actors.events import subscriber
 from actors.finish_job import fail_job, finish_job
@@ -17,10 +17,11 @@ from actors.manifest.errors import ManifestError
 from actors.manifest.parser import Manifest
 from actors.outcomes import measure
 from actors.report import INVALID_URL_ERROR
-from actors.runtime import counter, layout
 from storage import jobs
 from storage.images import ImageRecord, NewImage, add_images
 from storage.outbox import Publication
+
+wired = runtime.current()  # an actor module: imported after bootstrap (actors.runtime)
 
 
 def new_images(manifest: Manifest) -> list[NewImage]:
@@ -33,7 +34,7 @@ def new_images(manifest: Manifest) -> list[NewImage]:
 
 def _read_manifest(job_id: str) -> Manifest | None:
     try:
-        return read_manifest(layout.input_csv(job_id))
+        return read_manifest(wired.layout.input_csv(job_id))
     except OSError as error:
         fail_job(job_id, f"the uploaded CSV could not be read: {error.strerror or error}")
     except ManifestError as error:
@@ -64,7 +65,7 @@ def split_csv(subject: str, event: dict[str, Any]) -> None:
     planned = new_images(manifest)
     # The count exists before the job is `processing`, so a processing job without one is a
     # job whose count Redis lost (the watchdog rebuilds it).
-    counter.start(job_id, sum(1 for image in planned if image.failure is None))
+    wired.counter.start(job_id, sum(1 for image in planned if image.failure is None))
     split = add_images(job_id, planned, invalid_url_event)
     if split.already_done:
         return
@@ -73,13 +74,15 @@ def split_csv(subject: str, event: dict[str, Any]) -> None:
             measure(image.outcome)
             events.send(staged)
     else:  # a redelivered split: the count may be older than what the rows say
-        counter.restart(job_id, [image.id for image in split.pending])
+        wired.counter.restart(job_id, [image.id for image in split.pending])
     if not split.pending:
         finish_job.send(job_id)
     dispatch(job_id, split.pending, job.options)
 
 
-@dramatiq.actor(queue_name="default", max_retries=10, min_backoff=1_000, time_limit=60_000)
+@dramatiq.actor(
+    broker=wired.broker, queue_name="default", max_retries=10, min_backoff=1_000, time_limit=60_000
+)
 def split_gave_up(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """An unexpected error outlasted every retry of the split: the job ends failed, saying so."""
     _, event = message_data["args"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import dramatiq
 
-from actors.broker import client
+from actors import runtime
 
 log = logging.getLogger("imgpress.timer")
 
@@ -33,7 +33,9 @@ class PeriodicThread(dramatiq.Middleware):
 
     def _run(self) -> None:
         while not self._stop.wait(self.period):
-            if client.set(f"imgpress:{self.name}", "1", nx=True, px=int(self.period * 1000)):
+            if runtime.current().client.set(
+                f"imgpress:{self.name}", "1", nx=True, px=int(self.period * 1000)
+            ):
                 try:
                     self.tick()
                 except Exception:  # the next period tries again; never kill the thread

@@ -13,13 +13,13 @@ import logging
 import time
 from datetime import timedelta
 
-from actors.broker import config
+from actors import runtime
 from actors.errors import PermanentFailure
 from actors.finish_job import fail_job, finish_job, recover_pending
 from actors.happenings import ImageFailed
 from actors.outcomes import settle
-from actors.runtime import counter
 from actors.timer import PeriodicThread
+from ops.config import Config
 from storage import images, jobs
 from storage.images import Outcome
 from storage.sessions import now
@@ -39,7 +39,7 @@ def _give_up_images(stalled: Stalled, deadline: float) -> None:
 
 
 def _recently_active(job_id: str, deadline: float) -> bool:
-    started = counter.touched_at(job_id)
+    started = runtime.current().counter.touched_at(job_id)
     return started is not None and time.time() - started < deadline
 
 
@@ -47,7 +47,7 @@ def recover_lost_counts() -> int:
     """Processing jobs whose count Redis no longer has: rebuilt, their pending images resent."""
     recovered = 0
     for job_id in processing_jobs():
-        if counter.exists(job_id):
+        if runtime.current().counter.exists(job_id):
             continue
         job = jobs.get_job(job_id)
         if job is None or job.status != "processing":
@@ -60,7 +60,7 @@ def recover_lost_counts() -> int:
 
 def sweep(deadline: float | None = None) -> int:
     """End every job quiet for `deadline` seconds (IMGPRESS_JOB_DEADLINE); how many it ended."""
-    deadline = config.job_deadline if deadline is None else deadline
+    deadline = runtime.current().config.job_deadline if deadline is None else deadline
     recover_lost_counts()
     stalled = [
         job
@@ -83,7 +83,7 @@ class Watchdog(PeriodicThread):
 
     name = "watchdog"
 
-    def __init__(self) -> None:
+    def __init__(self, config: Config) -> None:
         super().__init__(max(1.0, min(config.job_deadline / 4, 60.0)))
 
     def tick(self) -> None:

@@ -41,7 +41,7 @@ def _worker_command(processes: int, threads: int) -> list[str]:
         sys.executable,
         "-m",
         "dramatiq",
-        "actors.pipeline",
+        "actors.worker",
         "--processes",
         str(processes),
         "--threads",
@@ -132,7 +132,7 @@ def process(args: argparse.Namespace) -> int:
     if args.format == "auto" and isinstance(args.quality, int):
         sys.stderr.write("imgpress: --format auto picks each format's quality: drop --quality\n")
         return 2
-    # Imported here: importing the pipeline connects to (or starts) Redis.
+    # Imported here: only `process` needs the pipeline's modules.
     from ops.local_job import run_local_job
 
     return run_local_job(args)

@@ -15,20 +15,20 @@ from typing import Any
 import dramatiq
 
 from actors import pipeline
-from actors.finish_job import write_outputs
 from actors.formats import AUTO
 from actors.intake import open_job, read_manifest
 from actors.manifest.errors import ManifestError
-from actors.runtime import layout
+from actors.runtime import Runtime
+from ops import config as config_module
 from ops import embedded
 from storage import images, jobs
 
 _BAR = 30
 
 
-def _options(args: argparse.Namespace) -> dict[str, Any]:
+def _options(args: argparse.Namespace, config: config_module.Config) -> dict[str, Any]:
     """The same options an upload's form gives (svc/fields.py checks those)."""
-    quality = args.quality or (AUTO if args.format == AUTO else pipeline.config.default_quality)
+    quality = args.quality or (AUTO if args.format == AUTO else config.default_quality)
     options: dict[str, Any] = {
         "format": args.format,
         "quality": quality,
@@ -38,7 +38,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     if args.format == AUTO:
         options["accept"] = list(args.accept)
     if quality == AUTO:
-        options["target"] = pipeline.config.auto_target
+        options["target"] = config.auto_target
     return options
 
 
@@ -63,19 +63,22 @@ def _wait(job_id: str) -> jobs.JobView:
         time.sleep(0.2)
 
 
-def _export(job_id: str, out: Path, stem: str) -> tuple[Path, Path]:
+def _export(runtime: Runtime, job_id: str, out: Path, stem: str) -> tuple[Path, Path]:
     """Copy the images under OUT/images and write CSVs that name them relative to OUT."""
+    from actors.finish_job import write_outputs  # an actor module: only once wired
+
     for image in images.images_of(job_id):
         if relative := image.outcome.output_path:
             target = out / "images" / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(layout.image(relative), target)
+            shutil.copyfile(runtime.layout.image(relative), target)
     paths = out / f"{stem}.output.csv", out / f"{stem}.report.csv"
     write_outputs(job_id, *paths, lambda relative: f"images/{relative}")
     return paths
 
 
-def _submit(args: argparse.Namespace) -> str:
+def _submit(runtime: Runtime, args: argparse.Namespace) -> str:
+    layout = runtime.layout
     layout.inputs.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(dir=layout.inputs, suffix=".part")
     copy = Path(name)
@@ -89,28 +92,29 @@ def _submit(args: argparse.Namespace) -> str:
         copy.unlink(missing_ok=True)
         raise
     job_id = secrets.token_urlsafe(16)
-    open_job(job_id, copy, manifest, _options(args), None)
+    open_job(job_id, copy, manifest, _options(args, runtime.config), None)
     return job_id
 
 
 def run_local_job(args: argparse.Namespace) -> int:
+    runtime = pipeline.start(config_module.load())
     try:
-        return _run(args)
+        return _run(runtime, args)
     finally:
-        if pipeline.started_embedded_redis:
-            embedded.stop(pipeline.config.data_dir)
+        if runtime.started_embedded_redis:
+            embedded.stop(runtime.config.data_dir)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(runtime: Runtime, args: argparse.Namespace) -> int:
     try:
-        job_id = _submit(args)
+        job_id = _submit(runtime, args)
     except ManifestError as error:
         print(f"imgpress: {args.csv}: {error.description}", file=sys.stderr)
         return 2
     except OSError as error:
         print(f"imgpress: {args.csv}: {error.strerror or error}", file=sys.stderr)
         return 2
-    worker = dramatiq.Worker(pipeline.broker, worker_threads=args.threads)
+    worker = dramatiq.Worker(runtime.broker, worker_threads=args.threads)
     worker.start()
     try:
         job = _wait(job_id)
@@ -119,6 +123,6 @@ def _run(args: argparse.Namespace) -> int:
     if job.status != "completed":
         print(f"imgpress: the job failed: {job.error}", file=sys.stderr)
         return 1
-    output, report = _export(job_id, args.out, args.csv.stem)
+    output, report = _export(runtime, job_id, args.out, args.csv.stem)
     print(f"output: {output}\nreport: {report}\nimages: {args.out / 'images'}")
     return 0

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import mimetypes
 import time
+from collections.abc import Callable
 from typing import Any
 
 import falcon
 import redis
+from dramatiq.brokers.redis import RedisBroker
 from pony.orm import db_session
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from actors import pipeline
+from actors.runtime import Runtime
 from ops import metrics
 from ops.config import Config
 from ops.config import load as load_config
 from storage.db import db
-from storage.files import Layout, PublicUrls
 from svc import errors, resources
 from svc.openapi import document
 from svc.submission import Submissions
@@ -56,12 +58,14 @@ STATIC_PREFIXES = ("/output_csv", "/reports", "/output_images")
 HTTP_METHODS = frozenset(falcon.constants.HTTP_METHODS)
 
 
-def _queue_depths() -> dict[str, int]:
-    client = pipeline.broker.client
-    depths = {}
-    for queue in sorted(pipeline.broker.get_declared_queues()):
-        depths[queue] = int(client.llen(f"{pipeline.broker.namespace}:{queue}"))
-    return depths
+def _queue_depths(broker: RedisBroker) -> Callable[[], dict[str, int]]:
+    def read() -> dict[str, int]:
+        return {
+            queue: int(broker.client.llen(f"{broker.namespace}:{queue}"))
+            for queue in sorted(broker.get_declared_queues())
+        }
+
+    return read
 
 
 @db_session
@@ -69,38 +73,42 @@ def _database_answers() -> None:
     db.select("SELECT 1")
 
 
-# Readiness must answer fast: its own client, no retries, a short timeout.
-_readiness_client = redis.Redis.from_url(
-    pipeline.redis_url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
-)
+def _redis_answers(redis_url: str) -> Callable[[], None]:
+    # Readiness must answer fast: its own client, no retries, a short timeout.
+    client = redis.Redis.from_url(
+        redis_url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
+
+    def ping() -> None:
+        client.ping()
+
+    return ping
 
 
-def _redis_answers() -> None:
-    _readiness_client.ping()
-
-
-def routes(config: Config) -> dict[str, Any]:
-    urls = PublicUrls(config.public_base_url)
-    upload = resources.UploadResource(config, Layout(config.data_dir).inputs, Submissions(urls))
+def routes(runtime: Runtime) -> dict[str, Any]:
+    config, urls = runtime.config, runtime.urls
+    upload = resources.UploadResource(config, runtime.layout.inputs, Submissions(urls))
     return {
         "/upload": upload,
         "/upload/": upload,
         "/status/{request_id}": resources.StatusResource(urls),
         "/healthz": resources.HealthResource(),
         "/readyz": resources.ReadyResource(
-            {"redis": _redis_answers, "database": _database_answers}
+            {"redis": _redis_answers(runtime.redis_url), "database": _database_answers}
         ),
-        "/metrics": resources.MetricsResource(_queue_depths),
+        "/metrics": resources.MetricsResource(_queue_depths(runtime.broker)),
         "/openapi.json": resources.OpenApiResource(document(config)),
     }
 
 
 def create_app(config: Config) -> falcon.App:
+    """The API on `config`: wires this process (actors.pipeline.start), then builds the app."""
+    runtime = pipeline.start(config)
     app = falcon.App(middleware=[HttpMetrics()])
     errors.install(app)
-    for path, resource in routes(config).items():
+    for path, resource in routes(runtime).items():
         app.add_route(path, resource)
-    layout = Layout(config.data_dir)
+    layout = runtime.layout
     layout.create()
     for prefix, folder in zip(
         STATIC_PREFIXES, (layout.output_csvs, layout.reports, layout.images), strict=True

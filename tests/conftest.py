@@ -1,7 +1,9 @@
 """Real parts for the whole suite: an embedded Redis, a database, a Dramatiq worker, origins.
 
-The environment is set here, before any test module imports `actors`, because the process's
-Config is read once (ops.config.load) and the broker is built from it at import.
+The suite is an entry point like the API or a worker: it sets the environment, then wires
+this process from it (actors.pipeline.start) before any test module is collected, because
+test modules import actor modules, and Dramatiq declares an actor against the broker when its
+module is imported.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ os.environ.update(
 )
 os.environ.pop("IMGPRESS_DATABASE_URL", None)  # the in-process suite runs on SQLite
 
+from actors import pipeline as _pipeline  # noqa: E402  (wired from the environment above)
+from ops.config import load as _load_config  # noqa: E402
+
+RUNTIME = _pipeline.start(_load_config())
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from ops import embedded
@@ -41,11 +48,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(scope="session")
 def pipeline():
-    """The broker, the database and every actor, in this process; queues start empty."""
-    from actors import pipeline as loaded
-
-    loaded.broker.flush_all()
-    return loaded
+    """This process's Runtime (broker, database, every actor); queues start empty."""
+    RUNTIME.broker.flush_all()
+    return RUNTIME
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from actors.runtime import current
 from tests.receiver import poll
 
 DEFAULT_OPTIONS = {"format": "original", "quality": 50, "max_width": None, "max_height": None}
@@ -14,7 +15,8 @@ DEFAULT_OPTIONS = {"format": "original", "quality": 50, "max_width": None, "max_
 
 def submit(csv_text: str, webhook_url: str | None = None, **options: Any) -> str:
     from actors.intake import open_job, read_manifest
-    from actors.runtime import layout
+
+    layout = current().layout
 
     layout.inputs.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(dir=layout.inputs, suffix=".part")

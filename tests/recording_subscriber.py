@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from actors.broker import client
 from actors.events import subscriber
+from actors.runtime import current
 
 
 def seen_key(request_id: str) -> str:
@@ -18,7 +18,9 @@ def seen_key(request_id: str) -> str:
 
 @subscriber(">")
 def record_everything(subject: str, event: dict[str, Any]) -> None:
-    client.rpush(seen_key(event["request_id"]), json.dumps({"subject": subject, "event": event}))
+    current().client.rpush(
+        seen_key(event["request_id"]), json.dumps({"subject": subject, "event": event})
+    )
 
 
 class Flaky(Exception):
@@ -27,11 +29,11 @@ class Flaky(Exception):
 
 @subscriber("job.*", min_backoff=100, max_backoff=200)
 def fail_once_then_record(subject: str, event: dict[str, Any]) -> None:
-    attempts = client.incr(f"test:flaky:{event['request_id']}")
+    attempts = current().client.incr(f"test:flaky:{event['request_id']}")
     if attempts == 1:
         raise Flaky("the first attempt fails on purpose")
-    client.rpush(f"test:flaky-ok:{event['request_id']}", subject)
+    current().client.rpush(f"test:flaky-ok:{event['request_id']}", subject)
 
 
 def seen(request_id: str) -> list[dict[str, Any]]:
-    return [json.loads(item) for item in client.lrange(seen_key(request_id), 0, -1)]
+    return [json.loads(item) for item in current().client.lrange(seen_key(request_id), 0, -1)]

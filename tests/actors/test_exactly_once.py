@@ -8,7 +8,7 @@ from collections import Counter
 from actors.compress_image import compress_image
 from actors.dispatch import ImageTask
 from actors.intake import read_manifest
-from actors.runtime import counter, layout
+from actors.runtime import current
 from actors.split_csv import invalid_url_event, new_images
 from storage import images, jobs
 from tests.jobs import DEFAULT_OPTIONS, submit, wait_until_announced
@@ -19,13 +19,13 @@ from tests.recording_subscriber import seen
 def _split_by_hand(csv_text: str) -> tuple[str, list[ImageTask]]:
     """What split_csv does, minus the sending: so the test can send each message twice."""
     job_id = secrets.token_urlsafe(12)
-    path = layout.input_csv(job_id)
+    path = current().layout.input_csv(job_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(csv_text)
     manifest = read_manifest(path)
     jobs.create_job(job_id, DEFAULT_OPTIONS, len(manifest.slots), [], None)
     split = images.add_images(job_id, new_images(manifest), invalid_url_event)
-    counter.start(job_id, len(split.pending))
+    current().counter.start(job_id, len(split.pending))
     tasks = [ImageTask(job_id, i.id, i.index, i.url, DEFAULT_OPTIONS) for i in split.pending]
     return job_id, tasks
 
@@ -67,7 +67,7 @@ def test_a_redelivery_after_the_job_ended_changes_nothing(origin, worker, pipeli
     job_id = submit(f"name,url\nP1,{origin.url(path)}\n")
     before = wait_until_announced(job_id)
     [image] = images.images_of(job_id)
-    stored = layout.image(image.outcome.output_path)
+    stored = current().layout.image(image.outcome.output_path)
     written = (stored.read_bytes(), stored.stat().st_mtime_ns)
     # When its compress message arrives once more (a worker died before acking it)
     compress_image.send(ImageTask(job_id, image.id, 0, image.url, DEFAULT_OPTIONS).as_message())
@@ -88,7 +88,7 @@ def test_a_count_redis_lost_never_completes_a_job_with_pending_images(origin, wo
     a, b = (origin.url(f"/photos/{name}.jpg?{tag}") for name in ("rocket", "coffee"))
     csv = f"name,url\nA,{a}\nB,{b}\n"
     job_id, tasks = _split_by_hand(csv)
-    counter.forget(job_id)
+    current().counter.forget(job_id)
     compress_image.send(tasks[0].as_message())
     # When that image counts against the missing count (which reads as "look")
     job = wait_until_announced(job_id)

@@ -23,6 +23,7 @@ from PIL import Image
 
 from actors.errors import PermanentFailure
 from actors.imaging import EncodeOptions, compress
+from actors.runtime import current
 from tests.images import (
     RED,
     animated_gif,
@@ -193,7 +194,7 @@ def _csv(origin: Any, prefix: str, cases: list[Case]) -> str:
 
 def _report(job_id: str) -> dict[str, dict[str, str]]:
     """The report's lines by product name (each case is one product)."""
-    from actors.runtime import layout
+    layout = current().layout
 
     text = layout.report_csv(job_id).read_text(encoding="utf-8")
     return {line["product_name"]: line for line in csv.DictReader(io.StringIO(text))}
@@ -208,7 +209,7 @@ def _requests_per_case(origin: Any, prefix: str) -> Counter[str]:
 
 
 def _output(line: dict[str, str]) -> Image.Image:
-    from actors.runtime import layout
+    layout = current().layout
 
     return open_image(layout.image(line["output_url"].split("/output_images/")[1]).read_bytes())
 

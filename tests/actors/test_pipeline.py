@@ -6,6 +6,7 @@ import csv
 import io
 from collections import Counter
 
+from actors.runtime import current
 from tests.images import open_image
 from tests.jobs import submit, wait_until_announced
 from tests.receiver import poll
@@ -57,7 +58,7 @@ def test_a_job_with_repeats_failures_and_skips_counts_every_slot(origin, worker)
 
 
 def test_the_output_csv_keeps_every_slot_in_place(origin, worker) -> None:
-    from actors.runtime import layout
+    layout = current().layout
 
     a, b = origin.url("/photos/coffee.jpg"), origin.url("/photos/rocket.jpg")
     job = wait_until_announced(submit(_csv([("P1", f"{a}, {origin.url('/missing.jpg')}, {b}")])))
@@ -70,7 +71,7 @@ def test_the_output_csv_keeps_every_slot_in_place(origin, worker) -> None:
 
 
 def test_a_failing_subscriber_is_retried_and_disturbs_nothing(origin, worker) -> None:
-    from actors.broker import client
+    client = current().client
 
     job = wait_until_announced(submit(_csv([("P", origin.url("/photos/coffee.jpg"))])))
     assert job.status == "completed"
@@ -80,7 +81,7 @@ def test_a_failing_subscriber_is_retried_and_disturbs_nothing(origin, worker) ->
 
 
 def test_an_image_that_downloads_but_does_not_decode_reports_its_bytes(origin, worker) -> None:
-    from actors.runtime import layout
+    layout = current().layout
 
     origin.serve("/page.jpg", b"<html>not a photo</html>", "image/jpeg")
     job = wait_until_announced(submit(_csv([("P", origin.url("/page.jpg"))])))

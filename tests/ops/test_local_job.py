@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from actors.runtime import current
 from tests.jobs import wait_until_announced
 
 
@@ -25,8 +26,9 @@ def _files_open_under(folder: Path) -> set[str]:
 def test_submitting_a_csv_leaves_no_descriptor_open_on_its_copy(
     pipeline: object, worker: object, tmp_path: Path
 ) -> None:
-    from actors.runtime import layout
     from ops.local_job import _submit
+
+    layout = current().layout
 
     # Given a CSV on disk
     csv = tmp_path / "products.csv"
@@ -36,7 +38,7 @@ def test_submitting_a_csv_leaves_no_descriptor_open_on_its_copy(
     args.max_width = args.max_height = None
 
     # When `imgpress process` submits it as a job
-    job_id = _submit(args)
+    job_id = _submit(current(), args)
 
     # Then the copy it made under the inputs is not held open by this process
     assert _files_open_under(layout.inputs) - before == set()

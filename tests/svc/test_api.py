@@ -12,6 +12,7 @@ import falcon.testing
 import pytest
 from urllib3 import encode_multipart_formdata
 
+from actors.runtime import current
 from tests.receiver import poll
 
 # A loopback URL nobody listens on: the worker's attempts never leave this machine.
@@ -43,7 +44,7 @@ def upload(
 
 
 def _leftovers() -> list[str]:
-    from actors.runtime import layout
+    layout = current().layout
 
     return [p.name for p in layout.inputs.glob("*.part")]
 
@@ -134,7 +135,7 @@ def test_a_malformed_multipart_body_is_400(client) -> None:
 
 
 def test_a_csv_over_the_byte_cap_is_413(client) -> None:
-    from actors.broker import config
+    config = current().config
 
     big = b"name,url\n" + b"A,http://example.com/a.jpg\n" * (config.max_csv_bytes // 26 + 1)
     result = upload(client, big)
@@ -143,7 +144,7 @@ def test_a_csv_over_the_byte_cap_is_413(client) -> None:
 
 
 def test_too_many_rows_is_413(client) -> None:
-    from actors.broker import config
+    config = current().config
 
     rows = b"name,url\n" + b"A,http://e.com/a.jpg\n" * (config.max_rows + 1)
     result = upload(client, rows)
@@ -250,7 +251,6 @@ def test_invented_methods_and_paths_fold_into_one_label_value_each(client) -> No
 def test_the_openapi_document_is_valid_and_true_to_the_routes(client) -> None:
     from openapi_spec_validator import validate
 
-    from ops.config import load
     from svc.app import STATIC_PREFIXES, routes
 
     document = client.simulate_get("/openapi.json").json
@@ -258,7 +258,7 @@ def test_the_openapi_document_is_valid_and_true_to_the_routes(client) -> None:
     static = {
         f"{prefix}/{{{'path' if 'images' in prefix else 'file'}}}" for prefix in STATIC_PREFIXES
     }
-    assert set(document["paths"]) == set(routes(load())) | static
+    assert set(document["paths"]) == set(routes(current())) | static
 
 
 # format=auto, quality=auto and accept

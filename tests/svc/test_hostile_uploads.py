@@ -23,6 +23,7 @@ import falcon.testing
 import pytest
 from urllib3 import encode_multipart_formdata
 
+from actors.runtime import current
 from svc.errors import ApiError
 from svc.fields import _webhook_url
 from svc.upload import MAX_FIELD_BYTES
@@ -49,8 +50,9 @@ class Traces:
 def traces() -> Traces:
     from pony.orm import db_session
 
-    from actors.runtime import layout
     from storage.db import Job
+
+    layout = current().layout
 
     with db_session:
         jobs = Job.select().count()
@@ -347,7 +349,7 @@ def test_a_1_mb_cell_is_accepted_and_kept_whole(client, origin, worker) -> None:
 
 
 def test_100000_rows_the_limit_are_accepted(client) -> None:
-    from actors.broker import config
+    config = current().config
 
     # Given exactly as many data rows as the limit, all naming one unreachable loopback URL
     # (fetched once for the whole job, so the in-process worker has little to do)
