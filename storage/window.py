@@ -93,7 +93,7 @@ class DispatchWindow:
     def refill(self, job_id: str, trigger: str, returned: int | None = None) -> Grant:
         """Return `returned`'s credit (idempotent) and take what the window has free."""
         returned_arg = "" if returned is None else str(returned)
-        args = [_TTL_SECONDS, self.size, self.batch, trigger, returned_arg]
+        args: list[str | int] = [_TTL_SECONDS, self.size, self.batch, trigger, returned_arg]
         state, start, end = self._refill(keys=self._keys(job_id), args=args)
         if state == -1:
             return Grant(trigger, lost=True)
