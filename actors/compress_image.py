@@ -115,12 +115,12 @@ def compress_image(message: dict[str, Any]) -> None:
         # A redelivery of finished work, before or after its job ended: count again (that may
         # end the job, if the first delivery died right after its commit) but never fetch or
         # write a second time. The database decides: Redis may have forgotten.
-        count(task.job_id, task.image_id)
+        count(task.job_id, task.image_id, task.index)
         return
     wired.counter.touch(task.job_id, time.time())  # progress, for the watchdog
     started = time.perf_counter()
     outcome, event = _attempt(task)
-    settle(task.job_id, task.image_id, outcome, event)
+    settle(task.job_id, task.image_id, task.index, outcome, event)
     metrics.PROCESS_SECONDS.observe(time.perf_counter() - started)
 
 
@@ -131,4 +131,4 @@ def image_gave_up(message_data: dict[str, Any], retry_info: dict[str, Any]) -> N
     """An unexpected error outlasted every retry: the image fails, the job still ends."""
     task = ImageTask(**message_data["args"][0])
     failure = PermanentFailure("internal_error", "the image could not be processed")
-    settle(task.job_id, task.image_id, *_failed(task, failure))
+    settle(task.job_id, task.image_id, task.index, *_failed(task, failure))

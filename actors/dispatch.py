@@ -1,14 +1,18 @@
-"""Sending image work: the split sends a job's images, and recovery sends again those whose
-messages Redis lost. The message names the actor, so this module needs no import of it."""
+"""Sending image work through the job's dispatch window (storage/window.py).
+
+The split opens the window and fills it; each settled image returns its credit and tops it
+up; recovery (a count or window Redis lost) starts it over. Messages name the actor, so
+this module needs no import of it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from actors import runtime
-from storage.images import ImageRecord
+from storage import images, jobs
+from storage.window import Grant
 
 COMPRESS_ACTOR = "compress_image"
 
@@ -27,11 +31,38 @@ class ImageTask:
         return asdict(self)
 
 
-def dispatch(job_id: str, images: Iterable[ImageRecord], options: dict[str, Any]) -> int:
-    """One compress message per image, in index order; returns how many were sent."""
-    actor = runtime.broker().get_actor(COMPRESS_ACTOR)
-    sent = 0
-    for image in images:
-        actor.send(ImageTask(job_id, image.id, image.index, image.url, options).as_message())
-        sent += 1
-    return sent
+def open_window(job_id: str, pending: list[images.ImageRecord], *, reset: bool = False) -> int:
+    """Open (or, after a loss, start over) the job's window and fill it; how many were sent.
+
+    The window spans indexes up to the last pending image: the split numbers valid images
+    first, so every image that needs sending is inside it.
+    """
+    window = runtime.current().window
+    size = pending[-1].index + 1 if pending else 0
+    if reset:
+        window.reset(job_id, size)
+    else:
+        window.open(job_id, size)
+    return refill(job_id, "recover" if reset else "split")
+
+
+def refill(job_id: str, trigger: str, returned: int | None = None) -> int:
+    """Return `returned`'s credit and send whatever the window has room for."""
+    window = runtime.current().window
+    grant = window.refill(job_id, trigger, returned)
+    if grant.lost or not len(grant):
+        # Lost: Redis forgot the window; the count went with it, and recovery (finish_job or
+        # the watchdog, from the database) starts the window over.
+        return 0
+    return _send(grant, job_id)
+
+
+def _send(grant: Grant, job_id: str) -> int:
+    job = jobs.get_job(job_id)
+    if job is not None:
+        actor = runtime.broker().get_actor(COMPRESS_ACTOR)
+        for image in images.in_index_range(job_id, grant.start, grant.end):
+            task = ImageTask(job_id, image.id, image.index, image.url, job.options)
+            actor.send(task.as_message())
+    runtime.current().window.sent(job_id, grant)
+    return len(grant)

@@ -10,7 +10,7 @@ from typing import Any
 import dramatiq
 
 from actors import events, runtime
-from actors.dispatch import dispatch
+from actors.dispatch import open_window
 from actors.happenings import JobCompleted, JobEnded, JobFailed
 from actors.intake import read_manifest
 from actors.manifest.errors import ManifestError
@@ -75,6 +75,7 @@ def _end(job_id: str, status: str, error: str | None = None) -> None:
     metrics.JOBS.labels(status).inc()
     events.send(staged)
     wired.counter.forget(job_id)
+    wired.window.forget(job_id)
     crash_point("job.ended")
 
 
@@ -83,16 +84,15 @@ def fail_job(job_id: str, error: str) -> None:
     _end(job_id, "failed", error)
 
 
-def recover_pending(
-    job_id: str, pending: list[images.ImageRecord], options: dict[str, Any]
-) -> None:
-    """Images the count forgot (Redis lost it): count them again and send them again.
+def recover_pending(job_id: str, pending: list[images.ImageRecord]) -> None:
+    """Images the count forgot (Redis lost it): count them again and send them again,
+    through a window started over.
 
     A message that was not lost after all finds its image settled and only counts.
     """
     if wired.counter.restart(job_id, [image.id for image in pending]) == 0:
         finish_job.send(job_id)
-    dispatch(job_id, pending, options)
+    open_window(job_id, pending, reset=True)
 
 
 @dramatiq.actor(
@@ -112,7 +112,7 @@ def finish_job(job_id: str) -> None:
         return
     pending = images.pending_of(job_id)
     if pending:  # the count said zero, the rows say otherwise: the rows decide
-        recover_pending(job_id, pending, job.options)
+        recover_pending(job_id, pending)
         return
     try:
         write_outputs(

@@ -1,9 +1,11 @@
 """How a finished image becomes a job-level fact: recorded once with its event, counted once,
-and the count that reaches zero sends the job to finish_job."""
+its dispatch credit returned (which sends the job's next images), and the count that reaches
+zero sends the job to finish_job."""
 
 from __future__ import annotations
 
 from actors import events, runtime
+from actors.dispatch import refill
 from actors.finish_job import finish_job
 from actors.happenings import Event
 from ops import metrics
@@ -11,7 +13,7 @@ from ops.crashpoints import crash_point
 from storage import images
 
 
-def settle(job_id: str, image_id: int, outcome: images.Outcome, event: Event) -> None:
+def settle(job_id: str, image_id: int, index: int, outcome: images.Outcome, event: Event) -> None:
     """Record, count and announce one image; the call that empties the counter ends the job."""
     staged = images.record_outcome(image_id, outcome, events.publication(event))
     if staged is not None:
@@ -20,14 +22,17 @@ def settle(job_id: str, image_id: int, outcome: images.Outcome, event: Event) ->
         events.send(staged)
     # Counted even when the record was already there: a delivery that crashed between
     # recording and counting is finished by its redelivery.
-    count(job_id, image_id)
+    count(job_id, image_id, index)
 
 
-def count(job_id: str, image_id: int) -> None:
-    """Count one image (idempotent); when none remain, hand the job to finish_job."""
+def count(job_id: str, image_id: int, index: int) -> None:
+    """Count one image and return its credit (both idempotent); when none remain, hand the
+    job to finish_job, else send the job's next images."""
     if runtime.current().counter.count(job_id, image_id).job_done:
         crash_point("job.counted")
         finish_job.send(job_id)
+    else:
+        refill(job_id, f"image:{index}", returned=index)
 
 
 def measure(outcome: images.Outcome) -> None:

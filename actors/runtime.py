@@ -23,6 +23,7 @@ from ops.config import Config
 from storage import db
 from storage.counters import CompletionCounter
 from storage.files import Layout, PublicUrls
+from storage.window import DispatchWindow
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Runtime:
     layout: Layout
     urls: PublicUrls
     counter: CompletionCounter
+    window: DispatchWindow
     fetcher: Fetcher
 
     @property
@@ -70,6 +72,7 @@ def _build(config: Config) -> Runtime:
         layout=Layout(config.data_dir),
         urls=PublicUrls(config.public_base_url),
         counter=CompletionCounter(broker.client),
+        window=DispatchWindow(broker.client, config.dispatch_window),
         fetcher=Fetcher(config),
     )
 

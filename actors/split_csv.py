@@ -8,7 +8,7 @@ from typing import Any
 import dramatiq
 
 from actors import events, runtime
-from actors.dispatch import dispatch
+from actors.dispatch import open_window
 from actors.events import subscriber
 from actors.finish_job import fail_job, finish_job
 from actors.happenings import ImageFailed
@@ -77,7 +77,7 @@ def split_csv(subject: str, event: dict[str, Any]) -> None:
         wired.counter.restart(job_id, [image.id for image in split.pending])
     if not split.pending:
         finish_job.send(job_id)
-    dispatch(job_id, split.pending, job.options)
+    open_window(job_id, split.pending)
 
 
 @dramatiq.actor(

@@ -33,7 +33,8 @@ def _give_up_images(stalled: Stalled, deadline: float) -> None:
     failure = PermanentFailure("timeout", f"no progress for {seconds} s: ended by the watchdog")
     for image in stalled.pending_images:
         event = ImageFailed(stalled.job_id, image.id, image.url, failure.reason, failure.message)
-        settle(stalled.job_id, image.id, Outcome("failed", error=failure.report_text), event)
+        outcome = Outcome("failed", error=failure.report_text)
+        settle(stalled.job_id, image.id, image.index, outcome, event)
     # The counter may be what was lost: finish_job is idempotent, so send it regardless.
     finish_job.send(stalled.job_id)
 
@@ -53,7 +54,7 @@ def recover_lost_counts() -> int:
         if job is None or job.status != "processing":
             continue
         log.warning("job %s lost its count in Redis: rebuilding it from the database", job_id)
-        recover_pending(job_id, images.pending_of(job_id), job.options)
+        recover_pending(job_id, images.pending_of(job_id))
         recovered += 1
     return recovered
 

@@ -124,6 +124,13 @@ def pending_of(job_id: str) -> list[ImageRecord]:
 
 
 @db_session(**RETRY)
+def in_index_range(job_id: str, start: int, end: int) -> list[ImageRecord]:
+    """The job's images with index in [start, end), in index order, settled ones included."""
+    query = Image.select(lambda i: i.job.id == job_id and i.index >= start and i.index < end)
+    return [_image_record(image) for image in query.order_by(Image.index)]
+
+
+@db_session(**RETRY)
 def images_of(job_id: str) -> list[ImageRecord]:
     query = Image.select(lambda i: i.job.id == job_id).order_by(Image.index)
     return [_image_record(image) for image in query]
