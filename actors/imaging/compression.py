@@ -11,6 +11,7 @@ from actors.formats import AUTO, LOSSY, MAX_SIDES, fits, output_format, strip_me
 from actors.imaging.decoding import Source, decode
 from actors.imaging.encoding import Compressed, encode
 from actors.imaging.options import EncodeOptions
+from storage.vocabulary import FailureReason
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def _formats_that_fit(
         width, height = size
         limits = ", ".join(f"{fmt.upper()} {MAX_SIDES[fmt]}" for fmt in asked)
         message = f"image is {width}×{height}, longer than the format allows ({limits} pixels)"
-        raise PermanentFailure("too_many_pixels", message)
+        raise PermanentFailure(FailureReason.TOO_MANY_PIXELS, message)
     return formats
 
 
