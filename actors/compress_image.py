@@ -22,6 +22,7 @@ from ops import metrics
 from storage import images
 from storage.files import atomic_write_bytes
 from storage.images import Outcome
+from storage.vocabulary import FailureReason, ImageStatus
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # Images are decoded and encoded on threads of their own, `compress_slots` per process, whatever
@@ -42,7 +43,7 @@ def _store(task: ImageTask, result: Compressed, input_bytes: int) -> tuple[Outco
     relative = output_name(task, result.format)
     atomic_write_bytes(layout.image(relative), result.data)
     outcome = Outcome(
-        status="ok",
+        status=ImageStatus.OK,
         input_bytes=input_bytes,
         output_bytes=len(result.data),
         width=result.width,
@@ -65,7 +66,7 @@ def _store(task: ImageTask, result: Compressed, input_bytes: int) -> tuple[Outco
 def _failed(
     task: ImageTask, failure: ImageFailure, input_bytes: int | None = None
 ) -> tuple[Outcome, Event]:
-    outcome = Outcome(status="failed", error=failure.report_text, input_bytes=input_bytes)
+    outcome = Outcome(status=ImageStatus.FAILED, error=failure.report_text, input_bytes=input_bytes)
     event = ImageFailed(task.job_id, task.image_id, task.url, failure.reason, failure.message)
     return outcome, event
 
@@ -126,5 +127,5 @@ def compress_image(message: dict[str, Any]) -> None:
 def image_gave_up(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """An unexpected error outlasted every retry: the image fails, the job still ends."""
     task = ImageTask(**message_data["args"][0])
-    failure = PermanentFailure("internal_error", "the image could not be processed")
+    failure = PermanentFailure(FailureReason.INTERNAL_ERROR, "the image could not be processed")
     settle(task.job_id, task.image_id, *_failed(task, failure))

@@ -22,6 +22,7 @@ from actors.manifest.errors import ManifestError
 from actors.runtime import layout
 from ops import embedded
 from storage import images, jobs
+from storage.vocabulary import FINAL_STATUSES, JobStatus
 
 _BAR = 30
 
@@ -57,7 +58,7 @@ def _wait(job_id: str) -> jobs.JobView:
         job = jobs.get_job(job_id)
         assert job is not None
         _show(job)
-        if job.status in jobs.FINAL_STATUSES and job.announced:
+        if job.status in FINAL_STATUSES and job.announced:
             sys.stderr.write("\n")
             return job
         time.sleep(0.2)
@@ -116,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
         job = _wait(job_id)
     finally:
         worker.stop()
-    if job.status != "completed":
+    if job.status != JobStatus.COMPLETED:
         print(f"imgpress: the job failed: {job.error}", file=sys.stderr)
         return 1
     output, report = _export(job_id, args.out, args.csv.stem)

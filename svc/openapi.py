@@ -6,6 +6,7 @@ from typing import Any
 
 from actors.formats import AUTO_FORMATS, DEFAULT_ACCEPT
 from ops.config import Config
+from storage.vocabulary import JobStatus, WebhookState
 from svc.fields import FORMATS, MAX_DIMENSION
 from svc.upload import MAX_FIELD_BYTES
 
@@ -194,14 +195,14 @@ def _schemas() -> dict[str, Any]:
         "required": ["url", "state", "attempts", "last_status_code"],
         "properties": {
             "url": {"type": "string"},
-            "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+            "state": {"type": "string", "enum": list(WebhookState)},
             "attempts": {"type": "integer", "minimum": 0},
             "last_status_code": _nullable("integer"),
         },
     }
     status_props: dict[str, Any] = {
         "request_id": {"type": "string"},
-        "status": {"type": "string", "enum": ["pending", "processing", "completed", "failed"]},
+        "status": {"type": "string", "enum": list(JobStatus)},
         "total_images": {"type": "integer"},
         "processed_images": {"type": "integer"},
         "failed_images": {"type": "integer"},
@@ -250,7 +251,7 @@ def _schemas() -> dict[str, Any]:
             "required": ["request_id", "status", "status_url"],
             "properties": {
                 "request_id": {"type": "string"},
-                "status": {"type": "string", "enum": ["pending"]},
+                "status": {"type": "string", "enum": [JobStatus.PENDING]},
                 "status_url": {"type": "string", "format": "uri"},
             },
         },
