@@ -15,7 +15,8 @@ from actors.dispatch import COMPRESS_ACTOR, ImageTask
 from actors.errors import ImageFailure, PermanentFailure, TransientFailure
 from actors.fetch import Download
 from actors.happenings import Event, ImageCompressed, ImageFailed
-from actors.imaging import FORMAT_EXTENSIONS, Compressed, EncodeOptions, compress
+from actors.imaging import FORMAT_EXTENSIONS, Compressed, compress
+from actors.options import JobOptions
 from actors.outcomes import count, settle
 from actors.runtime import counter, fetcher, layout, urls
 from ops import metrics
@@ -87,14 +88,14 @@ def _attempt(task: ImageTask) -> tuple[Outcome, Event]:
         return _failed(task, failure)
     with download:
         try:
-            options = EncodeOptions(**task.options)
+            options = JobOptions.from_json(task.options)
             result = _compressor.submit(_compressed, download, options).result()
         except PermanentFailure as failure:  # the report still shows what was downloaded
             return _failed(task, failure, download.size)
     return _store(task, result, download.size)
 
 
-def _compressed(download: Download, options: EncodeOptions) -> Compressed:
+def _compressed(download: Download, options: JobOptions) -> Compressed:
     # The body comes into memory only here, one per compressing thread.
     return compress(download.read(), options, config.max_pixels)
 

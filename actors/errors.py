@@ -10,6 +10,11 @@ class PipelineError(Exception):
     """Raised when the pipeline cannot go on; base of every error in `actors`."""
 
 
+class OptionError(PipelineError, ValueError):
+    """Raised when a job's options cannot be used; the message says why, and is what the API
+    (400) and the CLI (exit 2) show. A ValueError too: a bad value is what it is."""
+
+
 class ImageFailure(PipelineError):
     """Raised when one image cannot be fetched or compressed, with a reason and a message."""
 
