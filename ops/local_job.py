@@ -10,37 +10,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import dramatiq
 
 from actors import pipeline
 from actors.finish_job import write_outputs
-from actors.formats import AUTO
 from actors.intake import open_job, read_manifest
 from actors.manifest.errors import ManifestError
+from actors.options import JobOptions
 from actors.runtime import layout
 from ops import embedded
 from storage import images, jobs
 from storage.vocabulary import FINAL_STATUSES, JobStatus
 
 _BAR = 30
-
-
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    """The same options an upload's form gives (svc/fields.py checks those)."""
-    quality = args.quality or (AUTO if args.format == AUTO else pipeline.config.default_quality)
-    options: dict[str, Any] = {
-        "format": args.format,
-        "quality": quality,
-        "max_width": args.max_width,
-        "max_height": args.max_height,
-    }
-    if args.format == AUTO:
-        options["accept"] = list(args.accept)
-    if quality == AUTO:
-        options["target"] = pipeline.config.auto_target
-    return options
 
 
 def _show(job: jobs.JobView) -> None:
@@ -76,7 +59,7 @@ def _export(job_id: str, out: Path, stem: str) -> tuple[Path, Path]:
     return paths
 
 
-def _submit(args: argparse.Namespace) -> str:
+def _submit(args: argparse.Namespace, options: JobOptions) -> str:
     layout.inputs.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(dir=layout.inputs, suffix=".part")
     copy = Path(name)
@@ -90,21 +73,22 @@ def _submit(args: argparse.Namespace) -> str:
         copy.unlink(missing_ok=True)
         raise
     job_id = secrets.token_urlsafe(16)
-    open_job(job_id, copy, manifest, _options(args), None)
+    open_job(job_id, copy, manifest, options, None)
     return job_id
 
 
-def run_local_job(args: argparse.Namespace) -> int:
+def run_local_job(args: argparse.Namespace, options: JobOptions) -> int:
+    """Run one job with `options`, parsed by the CLI as the API parses an upload's fields."""
     try:
-        return _run(args)
+        return _run(args, options)
     finally:
         if pipeline.started_embedded_redis:
             embedded.stop(pipeline.config.data_dir)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, options: JobOptions) -> int:
     try:
-        job_id = _submit(args)
+        job_id = _submit(args, options)
     except ManifestError as error:
         print(f"imgpress: {args.csv}: {error.description}", file=sys.stderr)
         return 2

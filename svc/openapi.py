@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.formats import AUTO_FORMATS, DEFAULT_ACCEPT
+from actors.formats import AUTO_FORMATS, DEFAULT_ACCEPT, REQUESTABLE_FORMATS
+from actors.option_fields import MAX_DIMENSION
 from ops.config import Config
 from storage.vocabulary import JobStatus, WebhookState
-from svc.fields import FORMATS, MAX_DIMENSION
 from svc.upload import MAX_FIELD_BYTES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -61,7 +61,7 @@ def _upload_form(config: Config) -> dict[str, Any]:
                 description="absolute http(s) URL, without a user name or password",
             ),
             "format": _or_blank(
-                {"type": "string", "enum": list(FORMATS)},
+                {"type": "string", "enum": list(REQUESTABLE_FORMATS)},
                 default="original",
                 description=(
                     "case-insensitive. `auto`: the smallest of the formats in `accept`, each at "
