@@ -15,12 +15,14 @@ from actors.dispatch import COMPRESS_ACTOR, ImageTask
 from actors.errors import ImageFailure, PermanentFailure, TransientFailure
 from actors.fetch import Download
 from actors.happenings import Event, ImageCompressed, ImageFailed
-from actors.imaging import FORMAT_EXTENSIONS, Compressed, EncodeOptions, compress
+from actors.imaging import FORMAT_EXTENSIONS, Compressed, compress
+from actors.options import JobOptions
 from actors.outcomes import count, settle
 from ops import metrics
 from storage import images
 from storage.files import atomic_write_bytes
 from storage.images import Outcome
+from storage.vocabulary import FailureReason, ImageStatus
 
 wired = runtime.current()  # an actor module: imported after bootstrap (actors.runtime)
 config = wired.config
@@ -43,7 +45,7 @@ def _store(task: ImageTask, result: Compressed, input_bytes: int) -> tuple[Outco
     relative = output_name(task, result.format)
     atomic_write_bytes(wired.layout.image(relative), result.data)
     outcome = Outcome(
-        status="ok",
+        status=ImageStatus.OK,
         input_bytes=input_bytes,
         output_bytes=len(result.data),
         width=result.width,
@@ -66,7 +68,7 @@ def _store(task: ImageTask, result: Compressed, input_bytes: int) -> tuple[Outco
 def _failed(
     task: ImageTask, failure: ImageFailure, input_bytes: int | None = None
 ) -> tuple[Outcome, Event]:
-    outcome = Outcome(status="failed", error=failure.report_text, input_bytes=input_bytes)
+    outcome = Outcome(status=ImageStatus.FAILED, error=failure.report_text, input_bytes=input_bytes)
     event = ImageFailed(task.job_id, task.image_id, task.url, failure.reason, failure.message)
     return outcome, event
 
@@ -87,14 +89,14 @@ def _attempt(task: ImageTask) -> tuple[Outcome, Event]:
         return _failed(task, failure)
     with download:
         try:
-            options = EncodeOptions(**task.options)
+            options = JobOptions.from_json(task.options)
             result = _compressor.submit(_compressed, download, options).result()
         except PermanentFailure as failure:  # the report still shows what was downloaded
             return _failed(task, failure, download.size)
     return _store(task, result, download.size)
 
 
-def _compressed(download: Download, options: EncodeOptions) -> Compressed:
+def _compressed(download: Download, options: JobOptions) -> Compressed:
     # The body comes into memory only here, one per compressing thread.
     return compress(download.read(), options, config.max_pixels)
 
@@ -130,5 +132,5 @@ def compress_image(message: dict[str, Any]) -> None:
 def image_gave_up(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """An unexpected error outlasted every retry: the image fails, the job still ends."""
     task = ImageTask(**message_data["args"][0])
-    failure = PermanentFailure("internal_error", "the image could not be processed")
+    failure = PermanentFailure(FailureReason.INTERNAL_ERROR, "the image could not be processed")
     settle(task.job_id, task.image_id, task.index, *_failed(task, failure))

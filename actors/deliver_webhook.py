@@ -23,6 +23,7 @@ from actors.webhooks import signed_headers
 from ops import metrics
 from ops.crashpoints import crash_point
 from storage import jobs
+from storage.vocabulary import FailureReason, WebhookState
 from storage.webhook_attempts import begin_webhook_attempt, record_webhook_result
 
 wired = runtime.current()  # an actor module: imported after bootstrap (actors.runtime)
@@ -52,9 +53,15 @@ def _post(job: jobs.JobView) -> tuple[int | None, str | None, bool]:
 
 
 def _record(
-    job: jobs.JobView, attempt: int, state: str, status: int | None, event: Event | None = None
+    job: jobs.JobView,
+    attempt: int,
+    state: WebhookState,
+    status: int | None,
+    event: Event | None = None,
 ) -> None:
-    retry_in = wired.config.webhook_retry_delays[attempt - 1] if state == "pending" else None
+    retry_in = (
+        wired.config.webhook_retry_delays[attempt - 1] if state == WebhookState.PENDING else None
+    )
     publication = events.publication(event) if event else None
     staged = record_webhook_result(job.id, attempt, state, status, retry_in, publication)
     if staged is not None:
@@ -69,15 +76,17 @@ def settle(
     assert job.webhook is not None
     url = job.webhook.url
     delivered = status is not None and 200 <= status < 300
-    metrics.WEBHOOKS.labels("delivered" if delivered else "failed").inc()
+    metrics.WEBHOOKS.labels(WebhookState.DELIVERED if delivered else WebhookState.FAILED).inc()
     if delivered:
         assert status is not None
-        _record(job, attempt, "delivered", status, WebhookDelivered(job.id, url, attempt, status))
+        delivery = WebhookDelivered(job.id, url, attempt, status)
+        _record(job, attempt, WebhookState.DELIVERED, status, delivery)
     elif status == 410 or not retry or attempt > len(wired.config.webhook_retry_delays):
         error = error or f"the receiver answered {status}"
-        _record(job, attempt, "failed", status, WebhookFailed(job.id, url, attempt, status, error))
+        failure = WebhookFailed(job.id, url, attempt, status, error)
+        _record(job, attempt, WebhookState.FAILED, status, failure)
     else:
-        _record(job, attempt, "pending", status)
+        _record(job, attempt, WebhookState.PENDING, status)
 
 
 @dramatiq.actor(
@@ -107,7 +116,8 @@ def attempt_gave_up(message_data: dict[str, Any], retry_info: dict[str, Any]) ->
     job_id, attempt = message_data["args"]
     job = jobs.get_job(job_id)
     if job is not None and job.webhook is not None:
-        settle(job, attempt, None, "internal_error: the attempt could not be made", True)
+        error = f"{FailureReason.INTERNAL_ERROR}: the attempt could not be made"
+        settle(job, attempt, None, error, True)
 
 
 @events.subscriber("job.completed", "job.failed", queue_name="webhooks", max_retries=3)

@@ -1,37 +1,27 @@
-"""Errors of the image pipeline. A failure carries a reason from a fixed vocabulary."""
+"""Errors of the image pipeline. A failure carries a reason from a fixed vocabulary
+(`storage.vocabulary.FailureReason`)."""
 
 from __future__ import annotations
 
-# The report's `error` column starts with one of these.
-REASONS = frozenset(
-    {
-        "invalid_url",
-        "blocked_address",
-        "not_found",
-        "upstream_error",
-        "timeout",
-        "too_large",
-        "too_many_redirects",
-        "not_an_image",
-        "too_many_pixels",
-        "internal_error",
-    }
-)
+from storage.vocabulary import FailureReason
 
 
 class PipelineError(Exception):
     """Raised when the pipeline cannot go on; base of every error in `actors`."""
 
 
+class OptionError(PipelineError, ValueError):
+    """Raised when a job's options cannot be used; the message says why, and is what the API
+    (400) and the CLI (exit 2) show. A ValueError too: a bad value is what it is."""
+
+
 class ImageFailure(PipelineError):
     """Raised when one image cannot be fetched or compressed, with a reason and a message."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        if reason not in REASONS:
-            raise ValueError(f"unknown failure reason {reason!r}")
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
+    def __init__(self, reason: FailureReason, message: str) -> None:
+        self.reason = FailureReason(reason)  # a ValueError for a word not in the vocabulary
         self.message = message
+        super().__init__(self.report_text)
 
     @property
     def report_text(self) -> str:

@@ -19,6 +19,7 @@ from ops import metrics
 from ops.crashpoints import crash_point
 from storage import images, jobs
 from storage.outbox import Publication
+from storage.vocabulary import JobStatus
 
 wired = runtime.current()  # an actor module: imported after bootstrap (actors.runtime)
 
@@ -48,7 +49,7 @@ def write_outputs(
 
 def job_ended(job: jobs.JobView) -> JobEnded:
     """The event, and the webhook's body: rebuilt from the job, identical on every retry."""
-    done = job.status == "completed"
+    done = job.status == JobStatus.COMPLETED
     kind = JobCompleted if done else JobFailed
     return kind(
         request_id=job.id,
@@ -67,7 +68,7 @@ def announcement(job: jobs.JobView) -> Publication:
     return events.publication(job_ended(job))
 
 
-def _end(job_id: str, status: str, error: str | None = None) -> None:
+def _end(job_id: str, status: JobStatus, error: str | None = None) -> None:
     """End the job once; the event committed with it is sent now (or by the relay later)."""
     staged = jobs.end_job(job_id, status, announcement, error)
     if staged is None:
@@ -81,7 +82,7 @@ def _end(job_id: str, status: str, error: str | None = None) -> None:
 
 def fail_job(job_id: str, error: str) -> None:
     """End a job that cannot be done (its CSV vanished, storage broke), with the reason."""
-    _end(job_id, "failed", error)
+    _end(job_id, JobStatus.FAILED, error)
 
 
 def recover_pending(job_id: str, pending: list[images.ImageRecord]) -> None:
@@ -108,7 +109,7 @@ def finish_job(job_id: str) -> None:
     # atomically, and `jobs.end_job` lets one of them end the job. A lock held by a finisher
     # that was killed would only hold up its redelivery.
     job = jobs.get_job(job_id)
-    if job is None or job.status != "processing":  # not split yet, or ended already
+    if job is None or job.status != JobStatus.PROCESSING:  # not split yet, or ended already
         return
     pending = images.pending_of(job_id)
     if pending:  # the count said zero, the rows say otherwise: the rows decide
@@ -122,10 +123,10 @@ def finish_job(job_id: str) -> None:
             wired.urls.image,
         )
     except (OSError, ManifestError) as error:
-        _end(job_id, "failed", f"the output could not be written: {error}")
+        _end(job_id, JobStatus.FAILED, f"the output could not be written: {error}")
         return
     crash_point("job.finishing")
-    _end(job_id, "completed")
+    _end(job_id, JobStatus.COMPLETED)
 
 
 @dramatiq.actor(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 FORMAT_EXTENSIONS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
-REQUESTABLE_FORMATS = frozenset({"original", "auto", *FORMAT_EXTENSIONS})
+# What a job may ask for, in the order the API and the CLI list them.
+REQUESTABLE_FORMATS = ("original", "auto", "jpeg", "webp", "avif", "png")
 
 # `format=auto` and `quality=auto` (actors.autotune does the choosing).
-AUTO = "auto"
+AUTO: Final = "auto"  # Final: typed Literal["auto"], as JobOptions.quality is
 AUTO_FORMATS = ("avif", "webp", "jpeg", "png")  # what `accept` may list
 DEFAULT_ACCEPT = ("avif", "webp", "jpeg")
 LOSSY = frozenset({"avif", "webp", "jpeg"})

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit
 
 from actors.errors import PermanentFailure, TransientFailure
+from storage.vocabulary import FailureReason
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # What resolves a name: socket.getaddrinfo's signature (host, port, type=...).
@@ -53,7 +54,7 @@ class ParsedTarget:
 
 
 def _invalid(url: str, why: str) -> PermanentFailure:
-    return PermanentFailure("invalid_url", f"{why}: {url[:200]}")
+    return PermanentFailure(FailureReason.INVALID_URL, f"{why}: {url[:200]}")
 
 
 def check_url(url: str) -> ParsedTarget:
@@ -99,7 +100,8 @@ def resolve_allowed(
     for address in addresses:
         if is_blocked_ip(ipaddress.ip_address(address)):
             raise PermanentFailure(
-                "blocked_address", f"{host} resolves to {address}, which is not a public address"
+                FailureReason.BLOCKED_ADDRESS,
+                f"{host} resolves to {address}, which is not a public address",
             )
     return addresses
 
@@ -110,10 +112,16 @@ def _resolve(host: str, port: int, lookup: Lookup) -> list[str]:
     except socket.gaierror as exc:
         if exc.errno == socket.EAI_AGAIN:
             # The resolver itself failed, not the name: another attempt may well succeed.
-            raise TransientFailure("upstream_error", f"could not resolve host {host} now") from None
-        raise PermanentFailure("upstream_error", f"could not resolve host {host}") from None
+            raise TransientFailure(
+                FailureReason.UPSTREAM_ERROR, f"could not resolve host {host} now"
+            ) from None
+        raise PermanentFailure(
+            FailureReason.UPSTREAM_ERROR, f"could not resolve host {host}"
+        ) from None
     except UnicodeError:
-        raise PermanentFailure("invalid_url", f"the host name {host!r} is not valid") from None
+        raise PermanentFailure(
+            FailureReason.INVALID_URL, f"the host name {host!r} is not valid"
+        ) from None
     # getaddrinfo has already normalised decimal, octal and hex IPv4 spellings, so the policy
     # only ever sees canonical addresses. A scope id ("fe80::1%eth0") is kept for connecting.
     return list(dict.fromkeys(_canonical(str(info[4][0])) for info in infos))

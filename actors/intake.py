@@ -12,6 +12,7 @@ from actors import events, runtime
 from actors.happenings import CsvReceived
 from actors.manifest.parser import Manifest, load_manifest
 from actors.manifest.summary import ManifestSummary, summarise_file
+from actors.options import JobOptions
 from storage import jobs
 
 _log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def open_job(
     job_id: str,
     csv_path: Path,
     manifest: JobCounts,
-    options: dict[str, Any],
+    options: JobOptions,
     webhook_url: str | None,
 ) -> None:
     """Move the CSV into place, record the job with its csv.received event, send that."""
@@ -56,7 +57,7 @@ def open_job(
     csv_path.replace(layout.input_csv(job_id))
     received = events.publication(CsvReceived(job_id))
     staged = jobs.create_job(
-        job_id, options, manifest.total_slots, _skipped(manifest), webhook_url, received
+        job_id, options.to_json(), manifest.total_slots, _skipped(manifest), webhook_url, received
     )
     assert staged is not None
     try:

@@ -11,6 +11,7 @@ from actors.happenings import Event
 from ops import metrics
 from ops.crashpoints import crash_point
 from storage import images
+from storage.vocabulary import FailureReason, ImageStatus
 
 
 def settle(job_id: str, image_id: int, index: int, outcome: images.Outcome, event: Event) -> None:
@@ -37,8 +38,9 @@ def count(job_id: str, image_id: int, index: int) -> None:
 
 def measure(outcome: images.Outcome) -> None:
     metrics.IMAGES.labels(outcome.status).inc()
-    if outcome.status == "ok":
+    if outcome.status == ImageStatus.OK:
         metrics.INPUT_BYTES.inc(outcome.input_bytes or 0)
         metrics.OUTPUT_BYTES.inc(outcome.output_bytes or 0)
     else:
-        metrics.IMAGE_FAILURES.labels((outcome.error or "internal_error").split(":")[0]).inc()
+        reason = (outcome.error or FailureReason.INTERNAL_ERROR).split(":")[0]
+        metrics.IMAGE_FAILURES.labels(reason).inc()

@@ -31,6 +31,7 @@ from pathlib import Path
 from actors.manifest.parser import Manifest
 from actors.manifest.rows import Row, Slot
 from storage.files import atomic_writer
+from storage.vocabulary import FailureReason, ImageStatus, ReportStatus
 
 OUTPUT_COLUMN = "Output Image Urls"
 REPORT_HEADER = (
@@ -47,9 +48,9 @@ REPORT_HEADER = (
     "height",
     "format",
 )
-INVALID_URL_ERROR = "invalid_url: not an absolute http(s) URL"
-NO_OUTCOME_ERROR = "internal_error: no result was recorded for this image"
-NO_REASON_ERROR = "internal_error: the image failed without a recorded reason"
+INVALID_URL_ERROR = f"{FailureReason.INVALID_URL}: not an absolute http(s) URL"
+NO_OUTCOME_ERROR = f"{FailureReason.INTERNAL_ERROR}: no result was recorded for this image"
+NO_REASON_ERROR = f"{FailureReason.INTERNAL_ERROR}: the image failed without a recorded reason"
 
 # First characters that make Excel, LibreOffice Calc or Google Sheets read a cell as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
@@ -61,9 +62,9 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0
 class ImageOutcome:
     """The result for one distinct URL, shared by every slot that names it."""
 
-    status: str  # "ok" | "failed"
+    status: ImageStatus  # ok | failed
     output_url: str | None = None
-    error: str | None = None  # a reason from actors.errors.REASONS, then a short message
+    error: str | None = None  # a FailureReason, then a short message
     input_bytes: int | None = None
     output_bytes: int | None = None
     width: int | None = None
@@ -72,11 +73,11 @@ class ImageOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == ImageStatus.OK
 
 
-_INVALID = ImageOutcome("failed", error=INVALID_URL_ERROR)
-_MISSING = ImageOutcome("failed", error=NO_OUTCOME_ERROR)
+_INVALID = ImageOutcome(ImageStatus.FAILED, error=INVALID_URL_ERROR)
+_MISSING = ImageOutcome(ImageStatus.FAILED, error=NO_OUTCOME_ERROR)
 
 
 def write_output_csv(manifest: Manifest, outcomes: Mapping[str, ImageOutcome], dest: Path) -> None:
@@ -159,10 +160,10 @@ def _image_lines(
 
 def _image_line(row: Row, slot: Slot, outcome: ImageOutcome) -> list[object]:
     if outcome.ok:
-        facts = [outcome.output_url, "ok", "", outcome.input_bytes, outcome.output_bytes]
+        facts = [outcome.output_url, ReportStatus.OK, "", outcome.input_bytes, outcome.output_bytes]
         output = [_saved_percent(outcome), outcome.width, outcome.height, outcome.format]
     else:
-        facts = ["", "failed", outcome.error or NO_REASON_ERROR, outcome.input_bytes, ""]
+        facts = ["", ReportStatus.FAILED, outcome.error or NO_REASON_ERROR, outcome.input_bytes, ""]
         output = ["", "", "", ""]
     return [row.number, row.product, slot.url, *facts, *output]
 
@@ -175,4 +176,4 @@ def _saved_percent(outcome: ImageOutcome) -> str:
 
 
 def _skipped_line(row: Row) -> list[object]:
-    return [row.number, row.product, "", "", "skipped", row.skip_reason, *[""] * 6]
+    return [row.number, row.product, "", "", ReportStatus.SKIPPED, row.skip_reason, *[""] * 6]

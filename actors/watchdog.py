@@ -24,16 +24,19 @@ from storage import images, jobs
 from storage.images import Outcome
 from storage.sessions import now
 from storage.stalled import Stalled, processing_jobs, stalled_jobs
+from storage.vocabulary import FailureReason, ImageStatus, JobStatus
 
 log = logging.getLogger("imgpress.watchdog")
 
 
 def _give_up_images(stalled: Stalled, deadline: float) -> None:
     seconds = int(deadline)
-    failure = PermanentFailure("timeout", f"no progress for {seconds} s: ended by the watchdog")
+    failure = PermanentFailure(
+        FailureReason.TIMEOUT, f"no progress for {seconds} s: ended by the watchdog"
+    )
+    outcome = Outcome(ImageStatus.FAILED, error=failure.report_text)
     for image in stalled.pending_images:
         event = ImageFailed(stalled.job_id, image.id, image.url, failure.reason, failure.message)
-        outcome = Outcome("failed", error=failure.report_text)
         settle(stalled.job_id, image.id, image.index, outcome, event)
     # The counter may be what was lost: finish_job is idempotent, so send it regardless.
     finish_job.send(stalled.job_id)
@@ -51,7 +54,7 @@ def recover_lost_counts() -> int:
         if runtime.current().counter.exists(job_id):
             continue
         job = jobs.get_job(job_id)
-        if job is None or job.status != "processing":
+        if job is None or job.status != JobStatus.PROCESSING:
             continue
         log.warning("job %s lost its count in Redis: rebuilding it from the database", job_id)
         recover_pending(job_id, images.pending_of(job_id))
@@ -70,7 +73,7 @@ def sweep(deadline: float | None = None) -> int:
     ]
     for job in stalled:
         log.warning("job %s made no progress for %s s: ending it", job.job_id, deadline)
-        if job.status == "pending":
+        if job.status == JobStatus.PENDING:
             fail_job(
                 job.job_id, f"the job never started: its CSV was not split within {deadline:g} s"
             )

@@ -8,17 +8,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from actors.errors import OptionError
+from actors.formats import AUTO_FORMATS, REQUESTABLE_FORMATS
+from actors.option_fields import MAX_DIMENSION, OPTION_FIELDS, parse_options
 from ops import config as config_module
 from ops import embedded, metric_files
 
 GUNICORN_CONF = Path(__file__).with_name("gunicorn.conf.py")
-# The upload form's `format` values (svc/fields.py checks the same set).
-FORMATS = ("original", "jpeg", "webp", "avif", "png", "auto")
-ACCEPTABLE = ("avif", "webp", "jpeg", "png")
 
 
 def _serve_command(host: str, port: int, workers: int) -> list[str]:
@@ -129,13 +128,16 @@ def up(args: argparse.Namespace) -> int:
 
 
 def process(args: argparse.Namespace) -> int:
-    if args.format == "auto" and isinstance(args.quality, int):
-        sys.stderr.write("imgpress: --format auto picks each format's quality: drop --quality\n")
+    given = {name: value for name in OPTION_FIELDS if (value := getattr(args, name)) is not None}
+    try:
+        options = parse_options(given, config_module.load())
+    except OptionError as refused:
+        sys.stderr.write(f"imgpress process: {refused}\n")
         return 2
     # Imported here: only `process` needs the pipeline's modules.
     from ops.local_job import run_local_job
 
-    return run_local_job(args)
+    return run_local_job(args, options)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -156,44 +158,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is not from {low} to {high}")
-        return value
-
-    return parse
-
-
-def _quality(raw: str) -> int | str:
-    return "auto" if raw.strip().lower() == "auto" else _bounded(1, 100)(raw)
-
-
-def _accept(raw: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(n.strip().lower() for n in raw.split(",") if n.strip()))
-    unknown = [n for n in names if n not in ACCEPTABLE]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"choose from {', '.join(ACCEPTABLE)}, not {raw!r}")
-    return names
-
-
 def _process_parser(sub: argparse.ArgumentParser) -> None:
+    # Option flags stay text: `process` parses them as the API parses an upload's fields.
     sub.add_argument("csv", type=Path)
     sub.add_argument("--out", type=Path, default=Path("."))
-    sub.add_argument("--format", default="original", choices=FORMATS)
-    sub.add_argument("--quality", type=_quality, help="1-100 or auto")
+    sub.add_argument("--format", help=f"{', '.join(REQUESTABLE_FORMATS)} (default: original)")
+    sub.add_argument("--quality", help="1-100 or auto")
     sub.add_argument(
         "--accept",
-        type=_accept,
-        default=("avif", "webp", "jpeg"),
-        help="formats --format auto may choose, e.g. webp,jpeg",
+        help=f"what --format auto may choose among {', '.join(AUTO_FORMATS)}, e.g. webp,jpeg",
     )
-    sub.add_argument("--max-width", type=_bounded(1, 20_000))
-    sub.add_argument("--max-height", type=_bounded(1, 20_000))
+    sub.add_argument("--max-width", help=f"1-{MAX_DIMENSION}")
+    sub.add_argument("--max-height", help=f"1-{MAX_DIMENSION}")
     sub.add_argument("--threads", type=int, default=(os.cpu_count() or 2) * 2)
     sub.set_defaults(run=process)
 

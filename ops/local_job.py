@@ -10,36 +10,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import dramatiq
 
 from actors import pipeline
-from actors.formats import AUTO
 from actors.intake import open_job, read_manifest
 from actors.manifest.errors import ManifestError
+from actors.options import JobOptions
 from actors.runtime import Runtime
 from ops import config as config_module
 from ops import embedded
 from storage import images, jobs
+from storage.vocabulary import FINAL_STATUSES, JobStatus
 
 _BAR = 30
-
-
-def _options(args: argparse.Namespace, config: config_module.Config) -> dict[str, Any]:
-    """The same options an upload's form gives (svc/fields.py checks those)."""
-    quality = args.quality or (AUTO if args.format == AUTO else config.default_quality)
-    options: dict[str, Any] = {
-        "format": args.format,
-        "quality": quality,
-        "max_width": args.max_width,
-        "max_height": args.max_height,
-    }
-    if args.format == AUTO:
-        options["accept"] = list(args.accept)
-    if quality == AUTO:
-        options["target"] = config.auto_target
-    return options
 
 
 def _show(job: jobs.JobView) -> None:
@@ -57,7 +41,7 @@ def _wait(job_id: str) -> jobs.JobView:
         job = jobs.get_job(job_id)
         assert job is not None
         _show(job)
-        if job.status in jobs.FINAL_STATUSES and job.announced:
+        if job.status in FINAL_STATUSES and job.announced:
             sys.stderr.write("\n")
             return job
         time.sleep(0.2)
@@ -77,7 +61,7 @@ def _export(runtime: Runtime, job_id: str, out: Path, stem: str) -> tuple[Path, 
     return paths
 
 
-def _submit(runtime: Runtime, args: argparse.Namespace) -> str:
+def _submit(runtime: Runtime, args: argparse.Namespace, options: JobOptions) -> str:
     layout = runtime.layout
     layout.inputs.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(dir=layout.inputs, suffix=".part")
@@ -92,22 +76,23 @@ def _submit(runtime: Runtime, args: argparse.Namespace) -> str:
         copy.unlink(missing_ok=True)
         raise
     job_id = secrets.token_urlsafe(16)
-    open_job(job_id, copy, manifest, _options(args, runtime.config), None)
+    open_job(job_id, copy, manifest, options, None)
     return job_id
 
 
-def run_local_job(args: argparse.Namespace) -> int:
+def run_local_job(args: argparse.Namespace, options: JobOptions) -> int:
+    """Run one job with `options`, parsed by the CLI as the API parses an upload's fields."""
     runtime = pipeline.start(config_module.load())
     try:
-        return _run(runtime, args)
+        return _run(runtime, args, options)
     finally:
         if runtime.started_embedded_redis:
             embedded.stop(runtime.config.data_dir)
 
 
-def _run(runtime: Runtime, args: argparse.Namespace) -> int:
+def _run(runtime: Runtime, args: argparse.Namespace, options: JobOptions) -> int:
     try:
-        job_id = _submit(runtime, args)
+        job_id = _submit(runtime, args, options)
     except ManifestError as error:
         print(f"imgpress: {args.csv}: {error.description}", file=sys.stderr)
         return 2
@@ -120,7 +105,7 @@ def _run(runtime: Runtime, args: argparse.Namespace) -> int:
         job = _wait(job_id)
     finally:
         worker.stop()
-    if job.status != "completed":
+    if job.status != JobStatus.COMPLETED:
         print(f"imgpress: the job failed: {job.error}", file=sys.stderr)
         return 1
     output, report = _export(runtime, job_id, args.out, args.csv.stem)

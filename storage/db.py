@@ -24,6 +24,7 @@ from pony.orm import (
 
 from ops.config import redacted
 from storage import migrations
+from storage.vocabulary import ImageStatus
 
 db = Database()
 _log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ _SCHEMA_LOCK_KEY = 0x1E6_9E55  # any constant shared by every imgpress process
 
 class Job(Entity):
     id = PrimaryKey(str)
-    status = Required(str, index=True)  # pending | processing | completed | failed
+    status = Required(str, index=True)  # a JobStatus
     created_at = Required(datetime)
     completed_at = Optional(datetime)
     error = Optional(str, nullable=True)
@@ -45,7 +46,7 @@ class Job(Entity):
     failed_images = Optional(int, nullable=True)
     announced = Required(bool, default=False)  # its job.completed/failed event is recorded
     webhook_url = Optional(str, nullable=True)
-    webhook_state = Optional(str, nullable=True)  # pending | delivered | failed
+    webhook_state = Optional(str, nullable=True)  # a WebhookState
     webhook_attempts = Required(int, default=0)
     webhook_last_status = Optional(int, nullable=True)
     # The last attempt whose answer was recorded: below webhook_attempts, one was interrupted.
@@ -64,7 +65,7 @@ class Image(Entity):
     index = Required(int)
     url = Required(str)
     slots = Required(int)
-    status = Required(str, default="pending")  # pending | ok | failed
+    status = Required(str, default=ImageStatus.PENDING)
     error = Optional(str, nullable=True)
     input_bytes = Optional(int, nullable=True)
     output_bytes = Optional(int, nullable=True)

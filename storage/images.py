@@ -10,16 +10,16 @@ from pony.orm import db_session, flush, select
 
 from storage import outbox, reads
 from storage.db import Image, Job
-from storage.jobs import FINAL_STATUSES
 from storage.outbox import Publication, Staged
 from storage.sessions import RETRY, now
+from storage.vocabulary import FINAL_STATUSES, ImageStatus, JobStatus
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What became of one image: written by the compress step, read by the report."""
 
-    status: str  # pending | ok | failed
+    status: ImageStatus
     error: str | None = None
     input_bytes: int | None = None
     output_bytes: int | None = None
@@ -42,7 +42,7 @@ class ImageRecord:
     outcome: Outcome
 
     @property
-    def status(self) -> str:
+    def status(self) -> ImageStatus:
         return self.outcome.status
 
 
@@ -79,13 +79,13 @@ def add_images(
         return SplitResult(pending=pending_images(job))
     failed = []
     for index, new in enumerate(images):
-        status = "failed" if new.failure else "pending"
+        status = ImageStatus.FAILED if new.failure else ImageStatus.PENDING
         image = Image(
             job=job, index=index, url=new.url, slots=new.slots, status=status, error=new.failure
         )
         if new.failure:
             failed.append(image)
-    job.status = "processing"
+    job.status = JobStatus.PROCESSING
     flush()  # the images' ids, for their events, in this same transaction
     failed_now = [_image_record(i) for i in failed]
     staged = [outbox.stage(failed_event(record)) for record in failed_now]
@@ -94,7 +94,7 @@ def add_images(
 
 def pending_images(job: Job) -> list[ImageRecord]:
     """The job's images still pending, in index order; call inside a db_session."""
-    query = select(i for i in job.images if i.status == "pending")
+    query = select(i for i in job.images if i.status == ImageStatus.PENDING)
     return [_image_record(image) for image in query.order_by(Image.index)]
 
 
@@ -102,7 +102,7 @@ def pending_images(job: Job) -> list[ImageRecord]:
 def record_outcome(image_id: int, outcome: Outcome, event: Publication) -> Staged | None:
     """pending → ok|failed, once, with its event; None when an earlier delivery got there first."""
     image = Image.get_for_update(id=image_id)
-    if image is None or image.status != "pending":
+    if image is None or image.status != ImageStatus.PENDING:
         return None
     image.set(finished_at=now(), **{name: getattr(outcome, name) for name in _OUTCOME_FIELDS})
     return outbox.stage(event)
@@ -114,7 +114,7 @@ def is_settled(image_id: int) -> bool:
     Plain SQL, as for `/status`: it is asked once per image message.
     """
     rows = reads.fetch("SELECT status FROM image WHERE id = ?", image_id)
-    return not rows or rows[0][0] != "pending"
+    return not rows or rows[0][0] != ImageStatus.PENDING
 
 
 @db_session(**RETRY)
@@ -137,7 +137,8 @@ def images_of(job_id: str) -> list[ImageRecord]:
 
 
 def _image_record(image: Image) -> ImageRecord:
-    outcome = Outcome(**{name: getattr(image, name) for name in _OUTCOME_FIELDS})
+    facts = {name: getattr(image, name) for name in _OUTCOME_FIELDS}
+    outcome = Outcome(**{**facts, "status": ImageStatus(image.status)})  # the column holds text
     return ImageRecord(
         id=image.id,
         job_id=image.job.id,

@@ -17,14 +17,13 @@ from storage import outbox, reads
 from storage.db import Job
 from storage.outbox import Publication, Staged
 from storage.sessions import RETRY, now
-
-FINAL_STATUSES = ("completed", "failed")
+from storage.vocabulary import FINAL_STATUSES, ImageStatus, JobStatus, WebhookState
 
 
 @dataclass(frozen=True)
 class WebhookView:
     url: str
-    state: str
+    state: WebhookState
     attempts: int
     last_status_code: int | None
 
@@ -32,7 +31,7 @@ class WebhookView:
 @dataclass(frozen=True)
 class JobView:
     id: str
-    status: str
+    status: JobStatus
     created_at: datetime
     completed_at: datetime | None
     error: str | None
@@ -57,13 +56,13 @@ def create_job(
     """A new pending job, and the event that starts it (csv.received) in the same commit."""
     Job(
         id=job_id,
-        status="pending",
+        status=JobStatus.PENDING,
         created_at=now(),
         options=options,
         total_images=total_images,
         skipped_rows=skipped_rows,
         webhook_url=webhook_url,
-        webhook_state="pending" if webhook_url else None,
+        webhook_state=WebhookState.PENDING if webhook_url else None,
     )
     return outbox.stage(event) if event else None
 
@@ -76,18 +75,21 @@ def get_job(job_id: str) -> JobView | None:
 def _view_of_row(row: dict[str, Any]) -> JobView:
     if row["processed_images"] is None:
         sums = reads.slot_counts(row["id"])
-        row.update(processed_images=sums.get("ok", 0), failed_images=sums.get("failed", 0))
+        row.update(
+            processed_images=sums.get(ImageStatus.OK, 0),
+            failed_images=sums.get(ImageStatus.FAILED, 0),
+        )
     webhook = None
     if row["webhook_url"]:
         webhook = WebhookView(
             row["webhook_url"],
-            row["webhook_state"] or "pending",
+            WebhookState(row["webhook_state"] or WebhookState.PENDING),
             row["webhook_attempts"],
             row["webhook_last_status"],
         )
     return JobView(
         id=row["id"],
-        status=row["status"],
+        status=JobStatus(row["status"]),
         created_at=reads.as_datetime(row["created_at"]),
         completed_at=reads.as_optional_datetime(row["completed_at"]),
         error=row["error"],
@@ -104,7 +106,7 @@ def _view_of_row(row: dict[str, Any]) -> JobView:
 @db_session(**RETRY)
 def end_job(
     job_id: str,
-    status: str,
+    status: JobStatus,
     announcement: Callable[[JobView], Publication],
     error: str | None = None,
 ) -> Staged | None:
@@ -126,4 +128,4 @@ def _view_of_entity(job: Job) -> JobView:
 
 def _slot_counts(job: Job) -> tuple[int, int]:
     sums = dict(select((i.status, sum(i.slots)) for i in job.images))
-    return sums.get("ok", 0), sums.get("failed", 0)
+    return sums.get(ImageStatus.OK, 0), sums.get(ImageStatus.FAILED, 0)

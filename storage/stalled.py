@@ -10,21 +10,26 @@ from pony.orm import db_session, select
 from storage.db import Job
 from storage.images import ImageRecord, pending_images
 from storage.sessions import RETRY
+from storage.vocabulary import JobStatus
 
 
 @dataclass(frozen=True)
 class Stalled:
     job_id: str
-    status: str  # pending: never split; processing: images stopped moving
+    status: JobStatus  # pending: never split; processing: images stopped moving
     pending_images: list[ImageRecord]
 
 
 @db_session(**RETRY)
 def stalled_jobs(quiet_since: datetime) -> list[Stalled]:
     """Unfinished jobs in which nothing has happened since `quiet_since`."""
-    unfinished = Job.select(lambda j: j.status in ("pending", "processing"))
+    unfinished = Job.select(lambda j: j.status in (JobStatus.PENDING, JobStatus.PROCESSING))
     return [
-        Stalled(job.id, job.status, pending_images(job) if job.status == "processing" else [])
+        Stalled(
+            job.id,
+            JobStatus(job.status),
+            pending_images(job) if job.status == JobStatus.PROCESSING else [],
+        )
         for job in unfinished.order_by(Job.created_at)
         if job.created_at < quiet_since and _last_progress(job) < quiet_since
     ]
@@ -32,7 +37,8 @@ def stalled_jobs(quiet_since: datetime) -> list[Stalled]:
 
 @db_session(**RETRY)
 def processing_jobs() -> list[str]:
-    return list(select(j.id for j in Job if j.status == "processing"))  # type: ignore[attr-defined]
+    processing = JobStatus.PROCESSING
+    return list(select(j.id for j in Job if j.status == processing))  # type: ignore[attr-defined]
 
 
 def _last_progress(job: Job) -> datetime:

@@ -12,6 +12,7 @@ from storage import outbox
 from storage.db import Job
 from storage.outbox import Publication, Staged
 from storage.sessions import RETRY, now
+from storage.vocabulary import WebhookState
 
 
 @db_session(**RETRY)
@@ -19,7 +20,7 @@ def begin_webhook_attempt(job_id: str, attempt: int, in_flight_seconds: float) -
     """Start attempt N: counted the first time; made again, uncounted, if it was interrupted
     (begun, never settled, its time in flight over). False for a duplicate."""
     job = Job.get_for_update(id=job_id)
-    if job is None or job.webhook_state != "pending":
+    if job is None or job.webhook_state != WebhookState.PENDING:
         return False
     settled, started = job.webhook_settled or 0, now()
     in_flight = timedelta(seconds=in_flight_seconds)
@@ -40,14 +41,14 @@ def _over(job: Job, at: datetime, in_flight: timedelta) -> bool:
 def record_webhook_result(
     job_id: str,
     attempt: int,
-    state: str,
+    state: WebhookState,
     status_code: int | None,
     retry_in: float | None = None,
     event: Publication | None = None,
 ) -> Staged | None:
     """Settle attempt N once, with its event; `retry_in`: when the next attempt is due."""
     job = Job.get_for_update(id=job_id)
-    if job is None or job.webhook_state != "pending" or job.webhook_attempts < attempt:
+    if job is None or job.webhook_state != WebhookState.PENDING or job.webhook_attempts < attempt:
         return None  # no such delivery, or it ended, or this attempt never began
     if (job.webhook_settled or 0) >= attempt:
         return None  # a duplicate settled it already
@@ -72,7 +73,11 @@ def claim_due_attempts(due_before: datetime, hold_seconds: float) -> list[DueAtt
     """Deliveries that should have moved by now: the attempt to send, each held off for
     `hold_seconds` so the next sweep does not send it again while it runs."""
     query = Job.select(
-        lambda j: j.webhook_state == "pending" and j.announced and j.webhook_due_at < due_before
+        lambda j: (
+            j.webhook_state == WebhookState.PENDING
+            and j.announced
+            and j.webhook_due_at < due_before
+        )
     )
     claimed = []
     for job in query.for_update()[:100]:

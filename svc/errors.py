@@ -10,6 +10,7 @@ import redis
 from pony.orm import core as orm
 from pony.orm import dbapiprovider
 
+from actors.errors import OptionError
 from actors.manifest.errors import ManifestError
 
 log = logging.getLogger("imgpress.api")
@@ -45,6 +46,12 @@ def _manifest_error(
     req: falcon.Request, resp: falcon.Response, error: ManifestError, params: Any
 ) -> None:
     _answer(resp, error.status, error.title, error.description)
+
+
+def _option_error(
+    req: falcon.Request, resp: falcon.Response, error: OptionError, params: Any
+) -> None:
+    _answer(resp, 400, "Bad request", str(error))
 
 
 def _unexpected(req: falcon.Request, resp: falcon.Response, error: Exception, params: Any) -> None:
@@ -94,6 +101,7 @@ def install(app: falcon.App) -> None:
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(ApiError, _api_error)
     app.add_error_handler(ManifestError, _manifest_error)
+    app.add_error_handler(OptionError, _option_error)
     app.add_error_handler(redis.RedisError, _backend_down)
     app.add_error_handler(_DATABASE_DOWN, _backend_down)
     app.add_error_handler(orm.TransactionError, _transaction_failed)

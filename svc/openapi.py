@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.formats import AUTO_FORMATS, DEFAULT_ACCEPT
+from actors.formats import AUTO_FORMATS, DEFAULT_ACCEPT, REQUESTABLE_FORMATS
+from actors.option_fields import MAX_DIMENSION
 from ops.config import Config
-from svc.fields import FORMATS, MAX_DIMENSION
+from storage.vocabulary import JobStatus, WebhookState
 from svc.upload import MAX_FIELD_BYTES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -60,7 +61,7 @@ def _upload_form(config: Config) -> dict[str, Any]:
                 description="absolute http(s) URL, without a user name or password",
             ),
             "format": _or_blank(
-                {"type": "string", "enum": list(FORMATS)},
+                {"type": "string", "enum": list(REQUESTABLE_FORMATS)},
                 default="original",
                 description=(
                     "case-insensitive. `auto`: the smallest of the formats in `accept`, each at "
@@ -194,14 +195,14 @@ def _schemas() -> dict[str, Any]:
         "required": ["url", "state", "attempts", "last_status_code"],
         "properties": {
             "url": {"type": "string"},
-            "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+            "state": {"type": "string", "enum": list(WebhookState)},
             "attempts": {"type": "integer", "minimum": 0},
             "last_status_code": _nullable("integer"),
         },
     }
     status_props: dict[str, Any] = {
         "request_id": {"type": "string"},
-        "status": {"type": "string", "enum": ["pending", "processing", "completed", "failed"]},
+        "status": {"type": "string", "enum": list(JobStatus)},
         "total_images": {"type": "integer"},
         "processed_images": {"type": "integer"},
         "failed_images": {"type": "integer"},
@@ -250,7 +251,7 @@ def _schemas() -> dict[str, Any]:
             "required": ["request_id", "status", "status_url"],
             "properties": {
                 "request_id": {"type": "string"},
-                "status": {"type": "string", "enum": ["pending"]},
+                "status": {"type": "string", "enum": [JobStatus.PENDING]},
                 "status_url": {"type": "string", "format": "uri"},
             },
         },

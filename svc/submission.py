@@ -11,6 +11,7 @@ from actors.intake import open_job, summarise
 from actors.manifest.summary import ManifestSummary
 from storage import idempotency
 from storage.files import PublicUrls
+from storage.vocabulary import JobStatus
 from svc.errors import ApiError
 from svc.upload import Upload
 
@@ -34,7 +35,8 @@ class Submissions:
         self._urls = urls
 
     def _response(self, job_id: str) -> dict[str, Any]:
-        return {"request_id": job_id, "status": "pending", "status_url": self._urls.status(job_id)}
+        status_url = self._urls.status(job_id)
+        return {"request_id": job_id, "status": JobStatus.PENDING, "status_url": status_url}
 
     def _replay(self, key: str, fingerprint: str, job_id: str) -> Accepted | None:
         """The first response for a known key; None when `key` is ours now."""

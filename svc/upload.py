@@ -1,7 +1,7 @@
 """Read a multipart upload: stream the CSV to disk under a byte cap, validate every field.
 
 The form's shape is checked here (multipart, known fields, each given once, short UTF-8 text);
-the values of its fields are checked by `svc.fields`.
+the values of its fields by `actors.option_fields` (the job's options) and `svc.fields`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from typing import Any
 
 import falcon
 
+from actors.option_fields import OPTION_FIELDS, parse_options, shown
+from actors.options import JobOptions
 from ops.config import Config
 from svc.errors import ApiError, bad_request
-from svc.fields import job_options, shown, webhook
+from svc.fields import webhook
 
-FIELDS = ("file", "webhook_url", "format", "quality", "max_width", "max_height", "accept")
+FIELDS = ("file", "webhook_url", *OPTION_FIELDS)
 # Every field but the CSV is a short value; a bigger one is refused before it is buffered.
 MAX_FIELD_BYTES = 8 * 1024
 _CHUNK = 64 * 1024
@@ -28,7 +30,7 @@ _CHUNK = 64 * 1024
 @dataclass
 class Upload:
     csv_path: Path  # a temporary file; the caller moves it into place or deletes it
-    options: dict[str, Any]
+    options: JobOptions
     webhook_url: str | None
     digest: hashlib._Hash = field(repr=False)  # of the file and the fields: Idempotency-Key
 
@@ -145,7 +147,7 @@ def read_upload(req: falcon.Request, config: Config, folder: Path) -> Upload:
 
 
 def _finish(csv_path: Path, fields: dict[str, str], config: Config, digest: Any) -> Upload:
-    options = job_options(fields, config)
+    options = parse_options(fields, config)
     webhook_url = webhook(fields, config)
     for name in sorted(fields):
         digest.update(f"\0{name}={fields[name]}".encode())

@@ -7,6 +7,7 @@ from typing import Any
 
 from storage.files import PublicUrls
 from storage.jobs import JobView
+from storage.vocabulary import JobStatus
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -15,7 +16,7 @@ def iso(moment: datetime | None) -> str | None:
 
 def progress(job: JobView) -> float:
     if job.total_images == 0:
-        return 1.0 if job.status == "completed" else 0.0
+        return 1.0 if job.status == JobStatus.COMPLETED else 0.0
     return round((job.processed_images + job.failed_images) / job.total_images, 4)
 
 
@@ -32,7 +33,7 @@ def _webhook(job: JobView) -> dict[str, Any] | None:
 
 
 def status_body(job: JobView, urls: PublicUrls) -> dict[str, Any]:
-    done = job.status == "completed"
+    done = job.status == JobStatus.COMPLETED
     return {
         "request_id": job.id,
         "status": job.status,

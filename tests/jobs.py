@@ -15,6 +15,7 @@ DEFAULT_OPTIONS = {"format": "original", "quality": 50, "max_width": None, "max_
 
 def submit(csv_text: str, webhook_url: str | None = None, **options: Any) -> str:
     from actors.intake import open_job, read_manifest
+    from actors.options import JobOptions
 
     layout = current().layout
 
@@ -24,7 +25,8 @@ def submit(csv_text: str, webhook_url: str | None = None, **options: Any) -> str
         written.write(csv_text)
     job_id = secrets.token_urlsafe(12)
     manifest = read_manifest(Path(name))
-    open_job(job_id, Path(name), manifest, {**DEFAULT_OPTIONS, **options}, webhook_url)
+    chosen = JobOptions.from_json({**DEFAULT_OPTIONS, **options})
+    open_job(job_id, Path(name), manifest, chosen, webhook_url)
     return job_id
 
 

@@ -15,6 +15,7 @@ from urllib3.response import BaseHTTPResponse
 from actors.errors import TransientFailure
 from actors.fetch.failures import invalid_answer, too_large
 from actors.fetch.responses import CHUNK, abandon, abandoned_on_error
+from storage.vocabulary import FailureReason
 
 # A body up to this size is kept in memory; a larger one is written to an unlinked temporary
 # file (in TMPDIR: local disk, where the data dir may be network storage). A worker's threads
@@ -83,7 +84,7 @@ def _spooled(body: IO[bytes], chunk: bytes) -> None:
         body.write(chunk)
     except OSError as exc:
         raise TransientFailure(
-            "internal_error", f"the download could not be spooled to local disk: {exc}"
+            FailureReason.INTERNAL_ERROR, f"the download could not be spooled to local disk: {exc}"
         ) from exc
 
 

@@ -23,6 +23,7 @@ from actors.fetch.resolver import Resolver
 from actors.fetch.responses import discard
 from actors.guard import Lookup, ParsedTarget, check_url
 from ops.config import Config
+from storage.vocabulary import FailureReason
 
 USER_AGENT = "imgpress/0.1"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -77,7 +78,7 @@ class Fetcher:
             discard(response)
             target = check_url(urljoin(target.url, location))  # every hop is checked again
         raise PermanentFailure(
-            "too_many_redirects", f"more than {self._config.max_redirects} redirects"
+            FailureReason.TOO_MANY_REDIRECTS, f"more than {self._config.max_redirects} redirects"
         )
 
     def _send(

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from actors.errors import TransientFailure
 from actors.fetch.deadline import Deadline
 from actors.guard import Lookup, resolve_allowed
+from storage.vocabulary import FailureReason
 
 # About a worker's threads: a lookup waits for a thread only when that many hang at once.
 _THREADS = 16
@@ -37,7 +38,7 @@ class Resolver:
         except TimeoutError:  # concurrent.futures' own since Python 3.11
             future.cancel()
             message = f"could not resolve {host} within {deadline.seconds:g} s"
-            raise TransientFailure("timeout", message) from None
+            raise TransientFailure(FailureReason.TIMEOUT, message) from None
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)

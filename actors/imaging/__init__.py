@@ -6,9 +6,9 @@ dropped but the ICC profile kept, and a re-encode that does not shrink an unchan
 own format gives way to the original bytes. `quality="auto"` and `format="auto"` are settled on a
 small sample of the decoded image (`actors.autotune`); the whole image is then encoded once.
 
-Its public face is `compress`, its `EncodeOptions` and `Compressed`, and `encode_pixels` (the
-quality search's encoder). The steps beneath, each used only from here:
-- `options`: what a job asks for, checked;
+Its public face is `compress`, the `JobOptions` it takes (from `actors.options`, where the API
+and the CLI build them too), `Compressed`, and `encode_pixels` (the quality search's encoder).
+The steps beneath, each used only from here:
 - `compression`: `compress` itself, and the plan of which format and quality to encode at;
 - `decoding`: bytes to oriented, fitted, 8-bit pixels, within the pixel limit;
 - `pixels`: pixel modes, converted to what each output format stores;
@@ -18,6 +18,6 @@ quality search's encoder). The steps beneath, each used only from here:
 from actors.formats import FORMAT_EXTENSIONS
 from actors.imaging.compression import compress, encode_pixels
 from actors.imaging.encoding import Compressed
-from actors.imaging.options import EncodeOptions
+from actors.options import JobOptions
 
-__all__ = ["FORMAT_EXTENSIONS", "Compressed", "EncodeOptions", "compress", "encode_pixels"]
+__all__ = ["FORMAT_EXTENSIONS", "Compressed", "JobOptions", "compress", "encode_pixels"]

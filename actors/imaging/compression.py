@@ -10,7 +10,8 @@ from actors.errors import PermanentFailure
 from actors.formats import AUTO, LOSSY, MAX_SIDES, fits, output_format, strip_metadata
 from actors.imaging.decoding import Source, decode
 from actors.imaging.encoding import Compressed, encode
-from actors.imaging.options import EncodeOptions
+from actors.options import JobOptions
+from storage.vocabulary import FailureReason
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class _Plan:
     tuned: bool  # chosen by the perceptual search, with the encoders' tuned settings
 
 
-def compress(data: bytes, options: EncodeOptions, max_pixels: int) -> Compressed:
+def compress(data: bytes, options: JobOptions, max_pixels: int) -> Compressed:
     """Re-encode `data` as `options` ask; PermanentFailure when it is not a usable image."""
     source = decode(data, max_pixels, options.max_width, options.max_height)
     plan = _plan(source, options)
@@ -31,7 +32,7 @@ def compress(data: bytes, options: EncodeOptions, max_pixels: int) -> Compressed
     return encoded
 
 
-def _plan(source: Source, options: EncodeOptions) -> _Plan:
+def _plan(source: Source, options: JobOptions) -> _Plan:
     """The format and quality to encode at: as asked, or searched for on a sample."""
     formats = _formats_that_fit(source.image.size, options, source.format)
     if isinstance(options.quality, int):
@@ -47,7 +48,7 @@ def _plan(source: Source, options: EncodeOptions) -> _Plan:
 
 
 def _formats_that_fit(
-    size: tuple[int, int], options: EncodeOptions, source_format: str | None
+    size: tuple[int, int], options: JobOptions, source_format: str | None
 ) -> tuple[str, ...]:
     """The formats the plan may choose from: those asked for that can store `size`."""
     if options.format == AUTO:
@@ -59,7 +60,7 @@ def _formats_that_fit(
         width, height = size
         limits = ", ".join(f"{fmt.upper()} {MAX_SIDES[fmt]}" for fmt in asked)
         message = f"image is {width}×{height}, longer than the format allows ({limits} pixels)"
-        raise PermanentFailure("too_many_pixels", message)
+        raise PermanentFailure(FailureReason.TOO_MANY_PIXELS, message)
     return formats
 
 

@@ -17,6 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from actors.errors import PermanentFailure
 from actors.formats import INPUT_FORMATS, input_format
 from actors.imaging.pixels import replace, resize, to_8bit
+from storage.vocabulary import FailureReason
 
 # `max_pixels` is the rule, checked before decoding. Pillow's own process-wide guard would warn,
 # or refuse, at its own threshold; it cannot be set per call, so it is switched off.
@@ -77,9 +78,13 @@ def _not_an_image() -> Iterator[None]:
     try:
         yield
     except UnidentifiedImageError:
-        raise PermanentFailure("not_an_image", "not a recognised image format") from None
+        raise PermanentFailure(
+            FailureReason.NOT_AN_IMAGE, "not a recognised image format"
+        ) from None
     except _DECODE_ERRORS as error:
-        raise PermanentFailure("not_an_image", "image data is corrupt or truncated") from error
+        raise PermanentFailure(
+            FailureReason.NOT_AN_IMAGE, "image data is corrupt or truncated"
+        ) from error
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
@@ -89,7 +94,7 @@ def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
             f"image is {width}×{height} = {_megapixels(width * height)} MP, "
             f"over the {_megapixels(max_pixels)} MP limit"
         )
-        raise PermanentFailure("too_many_pixels", message)
+        raise PermanentFailure(FailureReason.TOO_MANY_PIXELS, message)
 
 
 def _megapixels(pixels: int) -> str:

@@ -18,6 +18,7 @@ from ops.bench.origin import Origin
 from ops.bench.report import Check, GoalResult, disturbed
 from ops.bench.service import Service, ServiceError, multipart
 from ops.bench.settings import Settings
+from storage.vocabulary import JobStatus
 
 STATUS_GOAL = 0.60
 UPLOAD_GOAL_MS = 250.0
@@ -55,7 +56,7 @@ def _finished_job(service: Service, origin: Origin) -> str:
     ]
     request_id = service.upload(("\n".join(lines) + "\n").encode())
     status = service.wait_done(request_id, JOB_TIMEOUT_S)
-    if status["status"] != "completed":
+    if status["status"] != JobStatus.COMPLETED:
         raise ServiceError(f"the status job did not complete: {status}")
     return request_id
 

@@ -33,7 +33,7 @@ from PIL import Image
 from ssimulacra2 import compute_ssimulacra2  # type: ignore[import-untyped]
 
 from actors.formats import DEFAULT_TARGET
-from actors.imaging import Compressed, EncodeOptions, compress, encode_pixels
+from actors.imaging import Compressed, JobOptions, compress, encode_pixels
 from ops.bench import photos
 from ops.bench.report import Check, GoalResult
 from ops.bench.settings import Settings
@@ -42,10 +42,10 @@ BYTES_GOAL_AUTO = 0.70
 BYTES_GOAL_JPEG = 0.85
 CPU_GOAL = 2.0
 MAX_PIXELS = 50_000_000
-SEED = EncodeOptions(format="jpeg", quality=50)
+SEED = JobOptions(format="jpeg", quality=50)
 VARIANTS = {
-    "jpeg-only": EncodeOptions(format="jpeg", quality="auto"),
-    "auto": EncodeOptions(format="auto", quality="auto"),
+    "jpeg-only": JobOptions(format="jpeg", quality="auto"),
+    "auto": JobOptions(format="auto", quality="auto"),
 }
 SWEEP = (30, 45, 60, 75, 90)  # Pillow qualities scored first; more only if a score falls outside
 WIDER = (15, 97)
@@ -100,7 +100,7 @@ def _final_encode_cpu(path: Path, output: Compressed) -> float:
     return _best_cpu(lambda: encode_pixels(rgb.copy(), output.format, quality))
 
 
-def _compressing(data: bytes, options: EncodeOptions) -> Callable[[], object]:
+def _compressing(data: bytes, options: JobOptions) -> Callable[[], object]:
     return lambda: compress(data, options, MAX_PIXELS)
 
 

@@ -22,7 +22,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from types import TracebackType
 
-from actors.imaging import EncodeOptions, compress
+from actors.imaging import JobOptions, compress
 from ops.bench import photos, procs
 from ops.bench.origin import Origin
 from ops.bench.report import Check, GoalResult, disturbed
@@ -33,7 +33,7 @@ from ops.config import from_env
 GOAL = 0.90
 BARE_PROCESSES = 2  # as many as the service's worker processes
 WARMUP_IMAGES = 8  # one small job first: first-request costs are not the steady state
-OPTIONS = EncodeOptions(format="original", quality=50)
+OPTIONS = JobOptions(format="original", quality=50)
 FIELDS = {"format": "original", "quality": "50"}
 JOB_TIMEOUT_S = 900.0
 _START_TIMEOUT_S = 120.0

@@ -23,6 +23,7 @@ import urllib3
 
 from ops import cli, embedded
 from ops.bench import BENCH_DIR, ROOT, procs
+from storage.vocabulary import FINAL_STATUSES, JobStatus
 
 API_WORKERS = 2
 WORKER_PROCESSES = 2
@@ -208,7 +209,7 @@ class Service:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.get_json(f"/status/{request_id}")
-            if status["status"] in ("completed", "failed"):
+            if status["status"] in FINAL_STATUSES:
                 return status
             self._check_alive()
             time.sleep(every)
@@ -221,7 +222,7 @@ class Service:
         started = time.perf_counter()
         status = self.wait_done(self.upload(csv_data, **fields), timeout)
         seconds = time.perf_counter() - started
-        if status["status"] != "completed" or status["failed_images"]:
+        if status["status"] != JobStatus.COMPLETED or status["failed_images"]:
             raise ServiceError(f"{self.name}: the job did not complete cleanly: {status}")
         return status, seconds
 

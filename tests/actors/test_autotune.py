@@ -15,7 +15,7 @@ from PIL import Image
 from actors import autotune
 from actors.autotune import CALIBRATION, MAX_PROBES, TILE, TILES, Probe, choose, search
 from actors.formats import DEFAULT_TARGET
-from actors.imaging import EncodeOptions, compress, encode_pixels
+from actors.imaging import JobOptions, compress, encode_pixels
 from actors.perceptual import Reference
 from tests.images import list_photos, open_image, photo_bytes
 
@@ -162,7 +162,7 @@ def test_quality_auto_meets_the_target_on_the_sample(name: str, fmt: str) -> Non
 def test_the_whole_image_lands_near_the_target(name: str) -> None:
     # Given a real photo compressed with quality=auto as JPEG
     data = photo_bytes(name)
-    result = compress(data, EncodeOptions(format="jpeg", quality="auto"), MAX_PIXELS)
+    result = compress(data, JobOptions(format="jpeg", quality="auto"), MAX_PIXELS)
     # When the whole output is scored against the whole decoded input
     calibration = CALIBRATION["jpeg"]
     score = Reference(rgb(name)).score(open_image(result.data).convert("RGB"))
@@ -177,7 +177,7 @@ def test_a_higher_target_never_gives_a_lower_quality_or_fewer_bytes(fmt: str) ->
     data = photo_bytes("coffee.jpg")
     # When it is compressed for rising targets
     results = [
-        compress(data, EncodeOptions(format=fmt, quality="auto", target=t), MAX_PIXELS)
+        compress(data, JobOptions(format=fmt, quality="auto", target=t), MAX_PIXELS)
         for t in (50.0, 62.0, 74.0, 86.0)
     ]
     # Then quality and bytes rise with the target
@@ -216,7 +216,7 @@ def test_format_auto_picks_the_smallest_format_on_the_same_pixels() -> None:
 def test_format_auto_only_writes_an_accepted_format(
     accept: tuple[str, ...], allowed: set[str]
 ) -> None:
-    options = EncodeOptions(format="auto", quality="auto", accept=accept)
+    options = JobOptions(format="auto", quality="auto", accept=accept)
     result = compress(photo_bytes("rocket.jpg"), options, MAX_PIXELS)
     assert result.format in allowed
     assert open_image(result.data).size == (640, 427)

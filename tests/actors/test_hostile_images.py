@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from actors.errors import PermanentFailure
-from actors.imaging import EncodeOptions, compress
+from actors.imaging import JobOptions, compress
 from actors.runtime import current
 from tests.images import (
     RED,
@@ -344,7 +344,7 @@ def test_a_bomb_is_refused_before_its_pixels_take_memory(bomb: bytes, reason: st
     # When it is compressed with the 50 MP limit
     before = _pillow_blocks()
     with pytest.raises(PermanentFailure) as failure:
-        compress(bomb, EncodeOptions(), max_pixels=50_000_000)
+        compress(bomb, JobOptions(), max_pixels=50_000_000)
     taken = (_pillow_blocks() - before) * Image.core.get_block_size()
     # Then it fails with its reason, and the image memory taken (none, unless another thread
     # decoded something meanwhile) is far below what its pixels would need
@@ -355,6 +355,6 @@ def test_a_bomb_is_refused_before_its_pixels_take_memory(bomb: bytes, reason: st
 def test_the_block_count_does_see_a_decode() -> None:
     # Given a real 1411×1411 photograph (6 MB of RGB pixels): the measure's control
     before = _pillow_blocks()
-    compress(photo_bytes("retina.jpg"), EncodeOptions(), max_pixels=50_000_000)
+    compress(photo_bytes("retina.jpg"), JobOptions(), max_pixels=50_000_000)
     # Then decoding it shows as allocated blocks
     assert _pillow_blocks() > before

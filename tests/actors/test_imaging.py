@@ -11,7 +11,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from actors.errors import PermanentFailure
 from actors.formats import strip_metadata
-from actors.imaging import FORMAT_EXTENSIONS, Compressed, EncodeOptions, compress
+from actors.imaging import FORMAT_EXTENSIONS, Compressed, JobOptions, compress
 from tests.images import (
     RED,
     XMP,
@@ -32,7 +32,7 @@ PILLOW_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF"}
 
 
 def run(data: bytes, max_pixels: int = MAX_PIXELS, **options: object) -> Compressed:
-    return compress(data, EncodeOptions(**options), max_pixels)  # type: ignore[arg-type]
+    return compress(data, JobOptions(**options), max_pixels)  # type: ignore[arg-type]
 
 
 def decoded(result: Compressed) -> Image.Image:
@@ -101,11 +101,11 @@ def test_extensions_cover_every_output_format() -> None:
 
 def test_options_outside_their_range_are_refused() -> None:
     with pytest.raises(ValueError):
-        EncodeOptions(format="gif")
+        JobOptions(format="gif")
     with pytest.raises(ValueError):
-        EncodeOptions(quality=0)
+        JobOptions(quality=0)
     with pytest.raises(ValueError):
-        EncodeOptions(max_width=0)
+        JobOptions(max_width=0)
 
 
 # Resizing
@@ -464,8 +464,8 @@ def test_a_real_photo_over_the_limit_is_refused() -> None:
 
 def test_old_job_options_without_the_auto_fields_still_load() -> None:
     # Given the options a job stored before auto existed, as JSON gives them back
-    options = EncodeOptions(
-        **{"format": "webp", "quality": 70, "max_width": None, "max_height": None}
+    options = JobOptions.from_json(
+        {"format": "webp", "quality": 70, "max_width": None, "max_height": None}
     )
     # Then they mean what they meant, and the new fields take their defaults
     assert (options.format, options.quality, options.accept) == (
@@ -479,7 +479,7 @@ def test_auto_options_round_trip_through_json() -> None:
     # Given auto options as the API stores them (a list where the dataclass keeps a tuple)
     stored = {"format": "auto", "quality": "auto", "accept": ["webp", "jpeg"], "target": 70.0}
     # When they are read back
-    options = EncodeOptions(**stored)
+    options = JobOptions.from_json(stored)
     # Then they are the same options
     assert options.accept == ("webp", "jpeg") and options.target == 70.0
 
@@ -496,7 +496,7 @@ def test_auto_options_round_trip_through_json() -> None:
 )
 def test_auto_options_that_mean_nothing_are_refused(fields: dict[str, object]) -> None:
     with pytest.raises(ValueError):
-        EncodeOptions(**fields)  # type: ignore[arg-type]
+        JobOptions(**fields)  # type: ignore[arg-type]
 
 
 def test_quality_auto_keeps_the_icc_profile_and_reports_its_quality() -> None:

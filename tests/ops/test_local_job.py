@@ -26,6 +26,7 @@ def _files_open_under(folder: Path) -> set[str]:
 def test_submitting_a_csv_leaves_no_descriptor_open_on_its_copy(
     pipeline: object, worker: object, tmp_path: Path
 ) -> None:
+    from actors.options import JobOptions
     from ops.local_job import _submit
 
     layout = current().layout
@@ -34,11 +35,10 @@ def test_submitting_a_csv_leaves_no_descriptor_open_on_its_copy(
     csv = tmp_path / "products.csv"
     csv.write_text("Product Name,URL\nA,not-a-url\n", encoding="utf-8")
     before = _files_open_under(layout.inputs)
-    args = argparse.Namespace(csv=csv, format="original", quality=None)
-    args.max_width = args.max_height = None
+    args = argparse.Namespace(csv=csv)
 
     # When `imgpress process` submits it as a job
-    job_id = _submit(current(), args)
+    job_id = _submit(current(), args, JobOptions())
 
     # Then the copy it made under the inputs is not held open by this process
     assert _files_open_under(layout.inputs) - before == set()
