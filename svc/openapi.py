@@ -1,4 +1,5 @@
-"""The OpenAPI 3 document of every endpoint; a test checks it against the app's routes."""
+"""The OpenAPI 3.1 document of every endpoint, the webhook and the event payloads
+(svc/openapi_events.py); a test checks it against the app's routes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from actors.formats import AUTO_FORMATS, DEFAULT_ACCEPT
 from ops.config import Config
+from svc import openapi_events
 from svc.fields import FORMATS, MAX_DIMENSION
 from svc.upload import MAX_FIELD_BYTES
 
@@ -283,5 +285,6 @@ def document(config: Config) -> dict[str, Any]:
             "/reports/{file}": _file("A report CSV", "text/csv", "file"),
             "/output_images/{path}": _file("An output image", "image/*", "path"),
         },
-        "components": {"schemas": _schemas()},
+        "webhooks": openapi_events.webhooks(config),
+        "components": {"schemas": {**_schemas(), **openapi_events.schemas()}},
     }
