@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import dramatiq
+import redis
 
 from actors.broker import client
 
@@ -33,8 +34,15 @@ class PeriodicThread(dramatiq.Middleware):
 
     def _run(self) -> None:
         while not self._stop.wait(self.period):
-            if client.set(f"imgpress:{self.name}", "1", nx=True, px=int(self.period * 1000)):
-                try:
-                    self.tick()
-                except Exception:  # the next period tries again; never kill the thread
-                    log.exception("%s failed", self.name)
+            # Never let the thread die: Redis down for longer than the client's retries would
+            # otherwise end the relay (or the watchdog) of this process for good.
+            try:
+                self._tick_if_ours()
+            except redis.RedisError as error:
+                log.warning("%s skipped a period: Redis did not answer (%s)", self.name, error)
+            except Exception:  # the next period tries again
+                log.exception("%s failed", self.name)
+
+    def _tick_if_ours(self) -> None:
+        if client.set(f"imgpress:{self.name}", "1", nx=True, px=int(self.period * 1000)):
+            self.tick()
