@@ -42,5 +42,5 @@ def _add_timers(runtime: Runtime) -> None:
     from actors.relay import Relay
     from actors.watchdog import Watchdog
 
-    runtime.broker.add_middleware(Watchdog(runtime.config))
-    runtime.broker.add_middleware(Relay(runtime.config))
+    runtime.broker.add_middleware(Watchdog(runtime.config, runtime.client))
+    runtime.broker.add_middleware(Relay(runtime.config, runtime.client))

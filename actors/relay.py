@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import redis
+
 from actors import events, runtime
 from actors.deliver_webhook import IN_FLIGHT_SECONDS, attempt_webhook
 from actors.timer import PeriodicThread
@@ -38,8 +40,8 @@ def relay_once() -> int:
 class Relay(PeriodicThread):
     name = "relay"
 
-    def __init__(self, config: Config) -> None:
-        super().__init__(max(0.2, min(config.outbox_grace / 2, 1.0)))
+    def __init__(self, config: Config, client: redis.Redis) -> None:
+        super().__init__(max(0.2, min(config.outbox_grace / 2, 1.0)), client)
 
     def tick(self) -> None:
         relay_once()

@@ -8,8 +8,7 @@ import threading
 from typing import Any
 
 import dramatiq
-
-from actors import runtime
+import redis
 
 log = logging.getLogger("imgpress.timer")
 
@@ -17,8 +16,9 @@ log = logging.getLogger("imgpress.timer")
 class PeriodicThread(dramatiq.Middleware):
     name = "periodic"  # also the Redis key's name: one holder per name
 
-    def __init__(self, period: float) -> None:
+    def __init__(self, period: float, client: redis.Redis) -> None:
         self.period = period
+        self.client = client  # where the holder key lives
         self._stop = threading.Event()
 
     def tick(self) -> None:
@@ -33,10 +33,15 @@ class PeriodicThread(dramatiq.Middleware):
 
     def _run(self) -> None:
         while not self._stop.wait(self.period):
-            if runtime.current().client.set(
-                f"imgpress:{self.name}", "1", nx=True, px=int(self.period * 1000)
-            ):
-                try:
-                    self.tick()
-                except Exception:  # the next period tries again; never kill the thread
-                    log.exception("%s failed", self.name)
+            # Never let the thread die: Redis down for longer than the client's retries would
+            # otherwise end the relay (or the watchdog) of this process for good.
+            try:
+                self._tick_if_ours()
+            except redis.RedisError as error:
+                log.warning("%s skipped a period: Redis did not answer (%s)", self.name, error)
+            except Exception:  # the next period tries again
+                log.exception("%s failed", self.name)
+
+    def _tick_if_ours(self) -> None:
+        if self.client.set(f"imgpress:{self.name}", "1", nx=True, px=int(self.period * 1000)):
+            self.tick()

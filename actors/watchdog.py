@@ -13,6 +13,8 @@ import logging
 import time
 from datetime import timedelta
 
+import redis
+
 from actors import runtime
 from actors.errors import PermanentFailure
 from actors.finish_job import fail_job, finish_job, recover_pending
@@ -87,8 +89,8 @@ class Watchdog(PeriodicThread):
 
     name = "watchdog"
 
-    def __init__(self, config: Config) -> None:
-        super().__init__(max(1.0, min(config.job_deadline / 4, 60.0)))
+    def __init__(self, config: Config, client: redis.Redis) -> None:
+        super().__init__(max(1.0, min(config.job_deadline / 4, 60.0)), client)
 
     def tick(self) -> None:
         sweep()

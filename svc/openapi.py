@@ -1,4 +1,5 @@
-"""The OpenAPI 3 document of every endpoint; a test checks it against the app's routes."""
+"""The OpenAPI 3.1 document of every endpoint, the webhook and the event payloads
+(svc/openapi_events.py); a test checks it against the app's routes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from actors.formats import AUTO_FORMATS, DEFAULT_ACCEPT, REQUESTABLE_FORMATS
 from actors.option_fields import MAX_DIMENSION
 from ops.config import Config
 from storage.vocabulary import JobStatus, WebhookState
+from svc import openapi_events
 from svc.upload import MAX_FIELD_BYTES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -284,5 +286,6 @@ def document(config: Config) -> dict[str, Any]:
             "/reports/{file}": _file("A report CSV", "text/csv", "file"),
             "/output_images/{path}": _file("An output image", "image/*", "path"),
         },
-        "components": {"schemas": _schemas()},
+        "webhooks": openapi_events.webhooks(config),
+        "components": {"schemas": {**_schemas(), **openapi_events.schemas()}},
     }

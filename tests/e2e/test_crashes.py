@@ -4,9 +4,11 @@ receiver that is down for a while. Each runs against the service as users start 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,38 @@ def test_a_redis_flushed_mid_job_loses_no_image(tmp_path, origin) -> None:
         IMAGES,
         0,
     )
+
+
+def _outbox(service: Service, request_id: str) -> dict[str, bool]:
+    """The job's events as the outbox holds them: subject -> whether it was marked sent."""
+    with closing(sqlite3.connect(service.data_dir / "imgpress.sqlite3")) as database:
+        rows = database.execute("SELECT subject, payload, sent_at FROM outbox").fetchall()
+    return {
+        subject: sent is not None
+        for subject, payload, sent in rows
+        if json.loads(payload)["request_id"] == request_id
+    }
+
+
+def test_an_upload_while_redis_is_down_is_started_by_the_relay(tmp_path, origin) -> None:
+    env = {"IMGPRESS_OUTBOX_GRACE": "1"}  # the relay resends what is unsent 1 s after commit
+    with Service(tmp_path / "var", **env) as service:
+        # Given a running service whose Redis is down
+        embedded.stop(service.data_dir)
+        # When a CSV is uploaded (the API's send of csv.received fails after its retries)
+        accepted = post_csv(service, f"name,url\nP,{origin.url('/photos/coffee.jpg')}\n")
+        request_id = accepted["request_id"]
+        # Then it was accepted anyway: the job and its event are committed, the event unsent
+        assert _status(service, request_id)["status"] == "pending"
+        assert _outbox(service, request_id) == {"csv.received": False}
+        # When Redis is back
+        embedded.ensure_running(service.data_dir)
+        # Then the relay sends csv.received, and the job runs and completes
+        final = wait_completed(service, accepted["status_url"])
+        events = poll(lambda: (seen := _events(service, request_id))["job.completed"] and seen)
+    assert (final["status"], final["processed_images"], final["failed_images"]) == (
+        "completed",
+        1,
+        0,
+    )
+    assert events["csv.received"] >= 1 and _outbox(service, request_id)["csv.received"]
