@@ -30,6 +30,8 @@ ENV = {
     "IMGPRESS_OUTBOX_GRACE": "1",  # the relay resends what is unsent 1 s after its commit
     "IMGPRESS_WEBHOOK_TIMEOUT": "2",
     "IMGPRESS_WEBHOOK_RETRY_DELAYS": "1,1",
+    # A window smaller than the job: it completes only if a killed worker's credits come back.
+    "IMGPRESS_DISPATCH_WINDOW": "2",
 }
 
 
