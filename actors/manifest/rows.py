@@ -38,13 +38,21 @@ class Slot:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One data row: its raw cells, its product and its image slots, or why it is skipped."""
+    """One data row: its raw cells, its product and its image URLs, or why it is skipped."""
 
     number: int
     cells: tuple[str, ...]
     product: str
-    slots: tuple[Slot, ...]
+    urls: tuple[str, ...]  # none for a skipped row
     skip_reason: str | None
+
+    @property
+    def slots(self) -> tuple[Slot, ...]:
+        # Built when asked for: counting a file's images (the API's check) needs only `urls`,
+        # and checking every URL would cost that pass more than reading the file does.
+        return tuple(
+            [Slot(self.number, at, url, is_fetchable_url(url)) for at, url in enumerate(self.urls)]
+        )
 
 
 def build_rows(
@@ -52,7 +60,7 @@ def build_rows(
 ) -> tuple[Row, ...]:
     # Rows are built as they are read, so the records never pile up in memory (nor in the
     # garbage collector's way); past the limit the rest is only counted, for the message.
-    rows = [_build_row(number, cells, columns) for number, cells in islice(records, max_rows)]
+    rows = [build_row(number, cells, columns) for number, cells in islice(records, max_rows)]
     check_rows(len(rows) + sum(1 for _ in records), max_rows)
     return tuple(rows)
 
@@ -62,6 +70,12 @@ def read_row(cells: Sequence[str], columns: Columns) -> tuple[str, list[str], st
     product = _cell(cells, columns.product).strip()
     urls = _split_urls(_cell(cells, columns.url))
     return product, urls, NO_PRODUCT if not product else NO_URL if not urls else None
+
+
+def build_row(number: int, cells: list[str], columns: Columns) -> Row:
+    """A record as a row: its product and URLs, or why it is skipped."""
+    product, urls, reason = read_row(cells, columns)
+    return Row(number, tuple(cells), product, () if reason else tuple(urls), reason)
 
 
 def is_fetchable_url(url: str) -> bool:
@@ -78,12 +92,6 @@ def is_fetchable_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
 
 
-def _build_row(number: int, cells: list[str], columns: Columns) -> Row:
-    product, urls, reason = read_row(cells, columns)
-    slots = () if reason else _slots(number, urls)
-    return Row(number, tuple(cells), product, slots, reason)
-
-
 def _cell(cells: Sequence[str], index: int) -> str:
     return cells[index] if index < len(cells) else ""
 
@@ -91,9 +99,3 @@ def _cell(cells: Sequence[str], index: int) -> str:
 def _split_urls(cell: str) -> list[str]:
     # Commas and any whitespace (line breaks in a quoted cell included) separate URLs.
     return cell.replace(",", " ").split()
-
-
-def _slots(row: int, urls: list[str]) -> tuple[Slot, ...]:
-    return tuple(
-        [Slot(row, position, url, is_fetchable_url(url)) for position, url in enumerate(urls)]
-    )

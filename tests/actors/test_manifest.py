@@ -643,3 +643,34 @@ def test_summary_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
     assert len(summary.skipped) == 120
     assert summary_peak < size / 4, f"summary peak {summary_peak:,} B for {size:,} B"
     assert parse_peak > size, f"parse peak {parse_peak:,} B for {size:,} B"
+
+
+# --- the streaming reader --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("data", "max_rows", "max_images"), REFUSALS)
+def test_the_reader_refuses_what_parse_refuses_with_the_same_words(
+    data: bytes, max_rows: int, max_images: int, tmp_path: Path
+) -> None:
+    from actors.manifest.reader import open_manifest
+
+    with pytest.raises(ManifestError) as parsed:
+        parse_manifest(data, max_rows=max_rows, max_images=max_images)
+    path = tmp_path / "upload.csv"
+    path.write_bytes(data)
+    with pytest.raises(ManifestError) as streamed:
+        list(open_manifest(path, max_rows=max_rows, max_images=max_images).rows())
+    assert streamed.value.description == parsed.value.description
+
+
+@pytest.mark.parametrize("text", ACCEPTED)
+def test_the_reader_reads_what_parse_reads(text: str, tmp_path: Path) -> None:
+    from actors.manifest.reader import open_manifest
+
+    manifest = parse(text)
+    path = tmp_path / "upload.csv"
+    path.write_bytes(text.encode())
+    streamed = open_manifest(path, max_rows=1000, max_images=1000)
+    found = (manifest.product_column, manifest.url_column, manifest.serial_column)
+    assert streamed.columns == Columns(manifest.delimiter, manifest.header, *found)
+    assert tuple(streamed.rows()) == manifest.rows
