@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import redis
 
@@ -30,23 +30,14 @@ def summarise(csv_path: Path) -> ManifestSummary:
     return summarise_file(csv_path, max_rows=config.max_rows, max_images=config.max_images)
 
 
-class JobCounts(Protocol):
-    """What opening a job needs of a CSV: a `Manifest` or a `ManifestSummary`."""
-
-    @property
-    def total_slots(self) -> int: ...
-
-    def skipped_rows(self) -> list[tuple[int, str]]: ...
-
-
-def _skipped(manifest: JobCounts) -> list[dict[str, Any]]:
+def _skipped(manifest: ManifestSummary) -> list[dict[str, Any]]:
     return [{"row": number, "reason": reason} for number, reason in manifest.skipped_rows()]
 
 
 def open_job(
     job_id: str,
     csv_path: Path,
-    manifest: JobCounts,
+    manifest: ManifestSummary,
     options: dict[str, Any],
     webhook_url: str | None,
 ) -> None:

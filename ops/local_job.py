@@ -17,7 +17,7 @@ import dramatiq
 from actors import pipeline
 from actors.finish_job import write_outputs
 from actors.formats import AUTO
-from actors.intake import open_job, read_manifest
+from actors.intake import open_job, summarise
 from actors.manifest.errors import ManifestError
 from actors.runtime import layout
 from ops import embedded
@@ -84,12 +84,12 @@ def _submit(args: argparse.Namespace) -> str:
         # otherwise stay open for as long as the process lives.
         with os.fdopen(handle, "wb") as written, open(args.csv, "rb") as source:
             shutil.copyfileobj(source, written)
-        manifest = read_manifest(copy)
+        summary = summarise(copy)
     except BaseException:
         copy.unlink(missing_ok=True)
         raise
     job_id = secrets.token_urlsafe(16)
-    open_job(job_id, copy, manifest, _options(args), None)
+    open_job(job_id, copy, summary, _options(args), None)
     return job_id
 
 

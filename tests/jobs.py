@@ -13,7 +13,7 @@ DEFAULT_OPTIONS = {"format": "original", "quality": 50, "max_width": None, "max_
 
 
 def submit(csv_text: str, webhook_url: str | None = None, **options: Any) -> str:
-    from actors.intake import open_job, read_manifest
+    from actors.intake import open_job, summarise
     from actors.runtime import layout
 
     layout.inputs.mkdir(parents=True, exist_ok=True)
@@ -21,8 +21,8 @@ def submit(csv_text: str, webhook_url: str | None = None, **options: Any) -> str
     with open(handle, "w", encoding="utf-8") as written:
         written.write(csv_text)
     job_id = secrets.token_urlsafe(12)
-    manifest = read_manifest(Path(name))
-    open_job(job_id, Path(name), manifest, {**DEFAULT_OPTIONS, **options}, webhook_url)
+    summary = summarise(Path(name))
+    open_job(job_id, Path(name), summary, {**DEFAULT_OPTIONS, **options}, webhook_url)
     return job_id
 
 
