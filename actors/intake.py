@@ -11,7 +11,7 @@ import redis
 from actors import events
 from actors.broker import config
 from actors.happenings import CsvReceived
-from actors.manifest.parser import Manifest, load_manifest
+from actors.manifest.reader import ManifestReader, open_manifest
 from actors.manifest.summary import ManifestSummary, summarise_file
 from actors.runtime import layout
 from storage import jobs
@@ -19,14 +19,16 @@ from storage import jobs
 _log = logging.getLogger(__name__)
 
 
-def read_manifest(csv_path: Path) -> Manifest:
-    """Raises ManifestError (400/413) for a CSV the contract refuses."""
-    return load_manifest(csv_path, max_rows=config.max_rows, max_images=config.max_images)
+def read_manifest(csv_path: Path) -> ManifestReader:
+    """The stored CSV under this service's limits, its rows read on demand. Raises
+    ManifestError (400/413) for a CSV the contract refuses: at once for its bytes or header,
+    from `rows()` for a row or a limit."""
+    return open_manifest(csv_path, max_rows=config.max_rows, max_images=config.max_images)
 
 
 def summarise(csv_path: Path) -> ManifestSummary:
-    """`read_manifest`'s checks, streamed: what `open_job` needs, in memory that does not grow
-    with the file. Raises ManifestError (400/413) for a CSV the contract refuses."""
+    """What `open_job` needs, every row read once. Raises ManifestError (400/413) for a CSV
+    the contract refuses, so a job is only opened for a CSV that passed every check."""
     return summarise_file(csv_path, max_rows=config.max_rows, max_images=config.max_images)
 
 
