@@ -7,12 +7,10 @@ report); every URL of a kept row is a slot, fetchable or not.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import islice
 from urllib.parse import urlsplit
 
-from actors.manifest.errors import check_rows
 from actors.manifest.header import Columns
 
 NO_PRODUCT = "no product name"
@@ -55,26 +53,9 @@ class Row:
         )
 
 
-def build_rows(
-    records: Iterator[tuple[int, list[str]]], columns: Columns, max_rows: int
-) -> tuple[Row, ...]:
-    # Rows are built as they are read, so the records never pile up in memory (nor in the
-    # garbage collector's way); past the limit the rest is only counted, for the message.
-    rows = [build_row(number, cells, columns) for number, cells in islice(records, max_rows)]
-    check_rows(len(rows) + sum(1 for _ in records), max_rows)
-    return tuple(rows)
-
-
-def read_row(cells: Sequence[str], columns: Columns) -> tuple[str, list[str], str | None]:
-    """A record's product and URLs, and why it is skipped (None when it is not)."""
-    product = _cell(cells, columns.product).strip()
-    urls = _split_urls(_cell(cells, columns.url))
-    return product, urls, NO_PRODUCT if not product else NO_URL if not urls else None
-
-
 def build_row(number: int, cells: list[str], columns: Columns) -> Row:
     """A record as a row: its product and URLs, or why it is skipped."""
-    product, urls, reason = read_row(cells, columns)
+    product, urls, reason = _read_row(cells, columns)
     return Row(number, tuple(cells), product, () if reason else tuple(urls), reason)
 
 
@@ -90,6 +71,13 @@ def is_fetchable_url(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
+
+
+def _read_row(cells: Sequence[str], columns: Columns) -> tuple[str, list[str], str | None]:
+    """A record's product and URLs, and why it is skipped (None when it is not)."""
+    product = _cell(cells, columns.product).strip()
+    urls = _split_urls(_cell(cells, columns.url))
+    return product, urls, NO_PRODUCT if not product else NO_URL if not urls else None
 
 
 def _cell(cells: Sequence[str], index: int) -> str:
