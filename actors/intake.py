@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import redis
 
 from actors import events, runtime
 from actors.happenings import CsvReceived
-from actors.manifest.parser import Manifest, load_manifest
+from actors.manifest.reader import ManifestReader, open_manifest
 from actors.manifest.summary import ManifestSummary, summarise_file
 from actors.options import JobOptions
 from storage import jobs
@@ -18,36 +18,29 @@ from storage import jobs
 _log = logging.getLogger(__name__)
 
 
-def read_manifest(csv_path: Path) -> Manifest:
-    """Raises ManifestError (400/413) for a CSV the contract refuses."""
+def read_manifest(csv_path: Path) -> ManifestReader:
+    """The stored CSV under this service's limits, its rows read on demand. Raises
+    ManifestError (400/413) for a CSV the contract refuses: at once for its bytes or header,
+    from `rows()` for a row or a limit."""
     config = runtime.current().config
-    return load_manifest(csv_path, max_rows=config.max_rows, max_images=config.max_images)
+    return open_manifest(csv_path, max_rows=config.max_rows, max_images=config.max_images)
 
 
 def summarise(csv_path: Path) -> ManifestSummary:
-    """`read_manifest`'s checks, streamed: what `open_job` needs, in memory that does not grow
-    with the file. Raises ManifestError (400/413) for a CSV the contract refuses."""
+    """What `open_job` needs, every row read once. Raises ManifestError (400/413) for a CSV
+    the contract refuses, so a job is only opened for a CSV that passed every check."""
     config = runtime.current().config
     return summarise_file(csv_path, max_rows=config.max_rows, max_images=config.max_images)
 
 
-class JobCounts(Protocol):
-    """What opening a job needs of a CSV: a `Manifest` or a `ManifestSummary`."""
-
-    @property
-    def total_slots(self) -> int: ...
-
-    def skipped_rows(self) -> list[tuple[int, str]]: ...
-
-
-def _skipped(manifest: JobCounts) -> list[dict[str, Any]]:
+def _skipped(manifest: ManifestSummary) -> list[dict[str, Any]]:
     return [{"row": number, "reason": reason} for number, reason in manifest.skipped_rows()]
 
 
 def open_job(
     job_id: str,
     csv_path: Path,
-    manifest: JobCounts,
+    manifest: ManifestSummary,
     options: JobOptions,
     webhook_url: str | None,
 ) -> None:

@@ -1,7 +1,10 @@
 """A finished job's two files (contract §4): the input CSV with its output URLs, and the report.
 
 Both are written through `atomic_writer`, so a reader (or a retried `finish_job`) never sees
-half a file. Decisions the contract leaves open:
+half a file, and both stream from the input CSV's reader, a row at a time, so their memory does
+not grow with the file (the outcomes aside, one per distinct URL). Each reads the input twice:
+the output CSV to learn its width before its header, the report to put skipped rows last.
+Decisions the contract leaves open:
 - Lines end in CRLF, as RFC 4180 writes them.
 - Blank input lines are not data rows, so they are not copied to the output CSV.
 - A data row with cells past the header keeps them: the output's header is padded with empty
@@ -28,7 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from actors.manifest.parser import Manifest
+from actors.manifest.reader import ManifestReader
 from actors.manifest.rows import Row, Slot
 from storage.files import atomic_writer
 from storage.vocabulary import FailureReason, ImageStatus, ReportStatus
@@ -80,23 +83,28 @@ _INVALID = ImageOutcome(ImageStatus.FAILED, error=INVALID_URL_ERROR)
 _MISSING = ImageOutcome(ImageStatus.FAILED, error=NO_OUTCOME_ERROR)
 
 
-def write_output_csv(manifest: Manifest, outcomes: Mapping[str, ImageOutcome], dest: Path) -> None:
+def write_output_csv(
+    manifest: ManifestReader, outcomes: Mapping[str, ImageOutcome], dest: Path
+) -> None:
     """The input CSV, cell for cell (formulas neutralised), with each row's output URLs last."""
     width = _width(manifest)
     with atomic_writer(dest, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter=manifest.delimiter)
-        writer.writerow(_safe([*_fit(manifest.header, width), OUTPUT_COLUMN]))
-        for row in manifest.rows:
+        writer = csv.writer(handle, delimiter=manifest.columns.delimiter)
+        writer.writerow(_safe([*_fit(manifest.columns.header, width), OUTPUT_COLUMN]))
+        for row in manifest.rows():
             writer.writerow(_safe([*_fit(row.cells, width), _output_cell(row, outcomes)]))
 
 
-def write_report(manifest: Manifest, outcomes: Mapping[str, ImageOutcome], dest: Path) -> None:
+def write_report(
+    manifest: ManifestReader, outcomes: Mapping[str, ImageOutcome], dest: Path
+) -> None:
     """One line per image slot in row and position order, then one per skipped row."""
     with atomic_writer(dest, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(_safe(REPORT_HEADER))
-        writer.writerows(_safe(line) for line in _image_lines(manifest, outcomes))
-        writer.writerows(_safe(_skipped_line(row)) for row in manifest.skipped)
+        writer.writerows(_safe(line) for line in _image_lines(manifest.rows(), outcomes))
+        skipped = (row for row in manifest.rows() if row.skip_reason)
+        writer.writerows(_safe(_skipped_line(row)) for row in skipped)
 
 
 def neutralise_formula(cell: str) -> str:
@@ -121,8 +129,10 @@ def _safe(cells: Iterable[object]) -> list[object]:
 # --- output CSV ------------------------------------------------------------------------------
 
 
-def _width(manifest: Manifest) -> int:
-    return max([len(manifest.header), *(_used_width(row.cells) for row in manifest.rows)])
+def _width(manifest: ManifestReader) -> int:
+    # A pass of its own: the header, written first, is padded to the widest row.
+    header = len(manifest.columns.header)
+    return max(header, max((_used_width(row.cells) for row in manifest.rows()), default=0))
 
 
 def _used_width(cells: Sequence[str]) -> int:
@@ -151,9 +161,9 @@ def _output_url(outcome: ImageOutcome) -> str:
 
 
 def _image_lines(
-    manifest: Manifest, outcomes: Mapping[str, ImageOutcome]
+    rows: Iterable[Row], outcomes: Mapping[str, ImageOutcome]
 ) -> Iterator[list[object]]:
-    for row in manifest.rows:
+    for row in rows:
         for slot in row.slots:
             yield _image_line(row, slot, outcome_of(slot, outcomes))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import dramatiq
@@ -14,7 +13,8 @@ from actors.finish_job import fail_job, finish_job
 from actors.happenings import ImageFailed
 from actors.intake import read_manifest
 from actors.manifest.errors import ManifestError
-from actors.manifest.parser import Manifest
+from actors.manifest.reader import ManifestReader
+from actors.manifest.urls import distinct_urls
 from actors.outcomes import measure
 from actors.report import INVALID_URL_ERROR
 from storage import jobs
@@ -24,17 +24,20 @@ from storage.outbox import Publication
 wired = runtime.current()  # an actor module: imported after bootstrap (actors.runtime)
 
 
-def new_images(manifest: Manifest) -> list[NewImage]:
-    """Distinct URLs in first-appearance order; each remembers how many slots name it."""
-    slots = Counter(slot.url for slot in manifest.slots)
-    valid = [NewImage(url, slots[url]) for url in manifest.distinct_urls()]
-    invalid = [NewImage(url, slots[url], INVALID_URL_ERROR) for url in manifest.invalid_urls()]
+def new_images(manifest: ManifestReader) -> list[NewImage]:
+    """Distinct URLs in first-appearance order, valid ones first (so the dispatch window,
+    which spans indexes up to the last pending image, sends no invalid one); each remembers
+    how many slots name it."""
+    urls = distinct_urls(manifest)
+    valid = [NewImage(url, slots) for url, slots in urls.valid.items()]
+    invalid = [NewImage(url, slots, INVALID_URL_ERROR) for url, slots in urls.invalid.items()]
     return valid + invalid
 
 
-def _read_manifest(job_id: str) -> Manifest | None:
+def _plan(job_id: str) -> list[NewImage] | None:
+    # Reading the rows can refuse the file too (a row, a limit), hence one `try` for both.
     try:
-        return read_manifest(wired.layout.input_csv(job_id))
+        return new_images(read_manifest(wired.layout.input_csv(job_id)))
     except OSError as error:
         fail_job(job_id, f"the uploaded CSV could not be read: {error.strerror or error}")
     except ManifestError as error:
@@ -59,10 +62,9 @@ def split_csv(subject: str, event: dict[str, Any]) -> None:
     job = jobs.get_job(job_id)
     if job is None or job.status in jobs.FINAL_STATUSES:
         return
-    manifest = _read_manifest(job_id)
-    if manifest is None:
+    planned = _plan(job_id)
+    if planned is None:
         return
-    planned = new_images(manifest)
     # The count exists before the job is `processing`, so a processing job without one is a
     # job whose count Redis lost (the watchdog rebuilds it).
     wired.counter.start(job_id, sum(1 for image in planned if image.failure is None))

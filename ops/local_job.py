@@ -14,7 +14,7 @@ from pathlib import Path
 import dramatiq
 
 from actors import pipeline
-from actors.intake import open_job, read_manifest
+from actors.intake import open_job, summarise
 from actors.manifest.errors import ManifestError
 from actors.options import JobOptions
 from actors.runtime import Runtime
@@ -71,12 +71,12 @@ def _submit(runtime: Runtime, args: argparse.Namespace, options: JobOptions) -> 
         # otherwise stay open for as long as the process lives.
         with os.fdopen(handle, "wb") as written, open(args.csv, "rb") as source:
             shutil.copyfileobj(source, written)
-        manifest = read_manifest(copy)
+        summary = summarise(copy)
     except BaseException:
         copy.unlink(missing_ok=True)
         raise
     job_id = secrets.token_urlsafe(16)
-    open_job(job_id, copy, manifest, options, None)
+    open_job(job_id, copy, summary, options, None)
     return job_id
 
 

@@ -14,7 +14,7 @@ DEFAULT_OPTIONS = {"format": "original", "quality": 50, "max_width": None, "max_
 
 
 def submit(csv_text: str, webhook_url: str | None = None, **options: Any) -> str:
-    from actors.intake import open_job, read_manifest
+    from actors.intake import open_job, summarise
     from actors.options import JobOptions
 
     layout = current().layout
@@ -24,9 +24,9 @@ def submit(csv_text: str, webhook_url: str | None = None, **options: Any) -> str
     with open(handle, "w", encoding="utf-8") as written:
         written.write(csv_text)
     job_id = secrets.token_urlsafe(12)
-    manifest = read_manifest(Path(name))
+    summary = summarise(Path(name))
     chosen = JobOptions.from_json({**DEFAULT_OPTIONS, **options})
-    open_job(job_id, Path(name), manifest, chosen, webhook_url)
+    open_job(job_id, Path(name), summary, chosen, webhook_url)
     return job_id
 
 

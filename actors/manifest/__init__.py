@@ -1,13 +1,13 @@
 """The uploaded CSV read into products and image slots (contract §2).
 
-Two readers, both pure, both raising `errors.ManifestError`, which says what is wrong and where:
-- `parser.parse_manifest`: bytes in, a `Manifest` out (every row and slot); the split and the
-  output CSVs read the file this way.
-- `summary.summarise_file`: the same checks on a stored file read in bounded chunks, keeping
-  only the counts (the API's needs), so its memory does not grow with the file.
-They share the layers in between: `decoding` (bytes to text), `records` (text to CSV records,
-and the delimiter), `header` (which column holds what) and `rows` (a record to its product and
-image slots).
+Pure rules (no broker, Redis or storage here), read through one streaming reader,
+`reader.open_manifest`: it checks a stored file's bytes and header, then yields its rows one at
+a time, so memory does not grow with the file; `errors.ManifestError` says what is wrong and
+where. On top of it: `summary` (the counts and skipped rows the API needs before it opens a
+job) and `urls` (the distinct URLs the split turns into images); the output CSV and the report
+(`actors.report`) stream from it too. Below it: `decoding` (the bytes are UTF-8), `records`
+(text to CSV records, and the delimiter), `header` (which column holds what) and `rows` (a
+record to its product and image slots).
 
 Decisions the contract leaves open:
 - Blank records (every cell empty after trimming) are not data rows: they are neither processed

@@ -1,8 +1,8 @@
 """Bytes to text: an upload must be UTF-8 (a UTF-8 byte order mark allowed), not another
 encoding nor a binary file; a refusal names the offending byte, its offset and its line.
 
-`decode` checks bytes held in memory; `check_stream` makes the same checks, in the same order
-and with the same messages, on a stored file read in bounded chunks.
+`check_stream` reads the file in bounded chunks and answers as a decode of the whole file
+would: the first bad byte is named, unless a NUL byte anywhere says the file is binary.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from actors.manifest.errors import ManifestError, invalid
 
-# What check_stream (so summarise_file) reads at a time.
+# What check_stream (so the reader, when it opens a file) reads at a time.
 _CHUNK_BYTES = 256 * 1024
 _OTHER_BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"),
@@ -31,21 +31,8 @@ _MAGIC = (
 )
 
 
-def decode(data: bytes) -> str:
-    """The text of an upload held in memory, without its UTF-8 byte order mark."""
-    _refuse_empty(data)
-    _refuse_other_encodings(data)
-    _refuse_binary(data)
-    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    try:
-        return str(memoryview(data)[start:], "utf-8")
-    except UnicodeDecodeError as error:
-        offset = start + error.start
-        raise _not_utf8(data[offset], offset, _line_of(data, offset)) from None
-
-
 def check_stream(raw: BinaryIO) -> None:
-    """`decode`'s checks, in the same order, on a file read in bounded chunks."""
+    """Refuse a file that is empty, in another encoding, binary or not UTF-8, in that order."""
     chunk = raw.read(_CHUNK_BYTES)
     if len(chunk) < _CHUNK_BYTES:  # the whole file
         _refuse_empty(chunk)
@@ -54,7 +41,7 @@ def check_stream(raw: BinaryIO) -> None:
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = breaks = 0  # where `chunk` starts, and the line breaks before it
     after_cr = False  # the byte before `chunk` is a CR (a CRLF split in two is one break)
-    not_utf8: ManifestError | None = None  # raised only if no NUL byte follows, as decode does
+    not_utf8: ManifestError | None = None  # raised only if no NUL byte follows: binary wins
     while chunk:
         nul = chunk.find(b"\x00")
         if nul >= 0:
@@ -107,13 +94,6 @@ def _refuse_other_encodings(data: bytes) -> None:
             )
 
 
-def _refuse_binary(data: bytes) -> None:
-    _refuse_magic(data)
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise _holds_nul(nul, _line_of(data, nul))
-
-
 def _refuse_magic(data: bytes) -> None:
     for magic, kind in _MAGIC:
         if data.startswith(magic):
@@ -126,14 +106,7 @@ def _holds_nul(offset: int, line: int) -> ManifestError:
     )
 
 
-def _line_of(data: bytes, offset: int) -> int:
-    # bytes.splitlines knows LF, CRLF and a lone CR, as the CSV reader does.
-    before = data[:offset]
-    complete = len(before.splitlines())
-    return complete + 1 if not before or before.endswith((b"\n", b"\r")) else complete
-
-
 def _breaks(data: bytes, after_cr: bool) -> int:
-    """Line breaks in `data` as _line_of counts them: LF, CRLF and a lone CR."""
+    """Line breaks in `data` as the CSV reader counts them: LF, CRLF and a lone CR."""
     count = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
     return count - 1 if after_cr and data.startswith(b"\n") else count

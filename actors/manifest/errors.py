@@ -1,4 +1,4 @@
-"""Why an uploaded CSV is refused: `ManifestError`, and the refusals both readers share."""
+"""Why an uploaded CSV is refused: `ManifestError`, and the refusals of the counts."""
 
 from __future__ import annotations
 

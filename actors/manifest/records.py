@@ -1,8 +1,8 @@
 """Text to records: the delimiter, read from the header line, and the CSV records with their
 spreadsheet row numbers.
 
-`detect_delimiter` reads text held in memory, `stream_delimiter` a text stream of which it keeps
-at most two scan limits; both count the same characters of the same line.
+`stream_delimiter` reads a text stream, of which it keeps at most two scan limits: it counts
+the delimiters in the first scan limit of the header line, the first line that is not blank.
 """
 
 from __future__ import annotations
@@ -26,12 +26,8 @@ _BLANK_PART = re.compile(r"(?:[^\S\r\n]|[,;])*")
 _HEADER_SCAN_LIMIT = 65536
 
 
-def detect_delimiter(text: str) -> str:
-    return _most_common(_count_delimiters(text, _header_start(text)))
-
-
 def stream_delimiter(stream: TextIO) -> str:
-    """`detect_delimiter` on a text stream, holding at most two scan limits of it."""
+    """The delimiter the header line uses most, outside quoted cells (comma on a tie)."""
     head = ""  # the start of a line read so far, blank up to where the text ends
     while piece := stream.read(_HEADER_SCAN_LIMIT):
         text = head + piece

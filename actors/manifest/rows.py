@@ -7,12 +7,10 @@ report); every URL of a kept row is a slot, fetchable or not.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import islice
 from urllib.parse import urlsplit
 
-from actors.manifest.errors import check_rows
 from actors.manifest.header import Columns
 
 NO_PRODUCT = "no product name"
@@ -38,30 +36,27 @@ class Slot:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One data row: its raw cells, its product and its image slots, or why it is skipped."""
+    """One data row: its raw cells, its product and its image URLs, or why it is skipped."""
 
     number: int
     cells: tuple[str, ...]
     product: str
-    slots: tuple[Slot, ...]
+    urls: tuple[str, ...]  # none for a skipped row
     skip_reason: str | None
 
-
-def build_rows(
-    records: Iterator[tuple[int, list[str]]], columns: Columns, max_rows: int
-) -> tuple[Row, ...]:
-    # Rows are built as they are read, so the records never pile up in memory (nor in the
-    # garbage collector's way); past the limit the rest is only counted, for the message.
-    rows = [_build_row(number, cells, columns) for number, cells in islice(records, max_rows)]
-    check_rows(len(rows) + sum(1 for _ in records), max_rows)
-    return tuple(rows)
+    @property
+    def slots(self) -> tuple[Slot, ...]:
+        # Built when asked for: counting a file's images (the API's check) needs only `urls`,
+        # and checking every URL would cost that pass more than reading the file does.
+        return tuple(
+            [Slot(self.number, at, url, is_fetchable_url(url)) for at, url in enumerate(self.urls)]
+        )
 
 
-def read_row(cells: Sequence[str], columns: Columns) -> tuple[str, list[str], str | None]:
-    """A record's product and URLs, and why it is skipped (None when it is not)."""
-    product = _cell(cells, columns.product).strip()
-    urls = _split_urls(_cell(cells, columns.url))
-    return product, urls, NO_PRODUCT if not product else NO_URL if not urls else None
+def build_row(number: int, cells: list[str], columns: Columns) -> Row:
+    """A record as a row: its product and URLs, or why it is skipped."""
+    product, urls, reason = _read_row(cells, columns)
+    return Row(number, tuple(cells), product, () if reason else tuple(urls), reason)
 
 
 def is_fetchable_url(url: str) -> bool:
@@ -78,10 +73,11 @@ def is_fetchable_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
 
 
-def _build_row(number: int, cells: list[str], columns: Columns) -> Row:
-    product, urls, reason = read_row(cells, columns)
-    slots = () if reason else _slots(number, urls)
-    return Row(number, tuple(cells), product, slots, reason)
+def _read_row(cells: Sequence[str], columns: Columns) -> tuple[str, list[str], str | None]:
+    """A record's product and URLs, and why it is skipped (None when it is not)."""
+    product = _cell(cells, columns.product).strip()
+    urls = _split_urls(_cell(cells, columns.url))
+    return product, urls, NO_PRODUCT if not product else NO_URL if not urls else None
 
 
 def _cell(cells: Sequence[str], index: int) -> str:
@@ -91,9 +87,3 @@ def _cell(cells: Sequence[str], index: int) -> str:
 def _split_urls(cell: str) -> list[str]:
     # Commas and any whitespace (line breaks in a quoted cell included) separate URLs.
     return cell.replace(",", " ").split()
-
-
-def _slots(row: int, urls: list[str]) -> tuple[Slot, ...]:
-    return tuple(
-        [Slot(row, position, url, is_fetchable_url(url)) for position, url in enumerate(urls)]
-    )

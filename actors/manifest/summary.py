@@ -1,22 +1,16 @@
-"""The streaming summary: `parse_manifest`'s checks and counts on a stored file.
+"""What intake needs of an upload before it opens the job: the counts and the skipped rows.
 
-The API checks a stored upload this way before it opens the job: the file is read in bounded
-chunks and only the counts are kept (skipped rows' numbers and reasons aside), so memory does
-not grow with the file. Whatever `parse_manifest` refuses, this refuses with the same
-`ManifestError`.
+Read through the one reader, so nothing is kept of a row but a skipped row's number and reason,
+and every refusal of the contract (400 or 413) is raised before the job exists.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 
-from actors.manifest.decoding import check_stream
-from actors.manifest.errors import check_images, check_rows
-from actors.manifest.header import Columns, read_header
-from actors.manifest.records import read_records, stream_delimiter
-from actors.manifest.rows import read_row
+from actors.manifest.header import Columns
+from actors.manifest.reader import ManifestReader, open_manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,24 +27,17 @@ class ManifestSummary:
         return list(self.skipped)
 
 
+def summarise(manifest: ManifestReader) -> ManifestSummary:
+    """Every row read once, or the `ManifestError` a row or a limit raises."""
+    rows = slots = 0
+    skipped: list[tuple[int, str]] = []
+    for row in manifest.rows():
+        rows, slots = rows + 1, slots + len(row.urls)
+        if row.skip_reason:
+            skipped.append((row.number, row.skip_reason))
+    return ManifestSummary(manifest.columns, rows, slots, skipped)
+
+
 def summarise_file(path: Path, *, max_rows: int, max_images: int) -> ManifestSummary:
-    """`parse_manifest`'s checks and counts on a stored file, or the same `ManifestError`; the
-    file is read in bounded chunks and no row is kept, skipped rows' numbers and reasons aside."""
-    with path.open("rb") as raw:
-        check_stream(raw)
-    with path.open(encoding="utf-8-sig", newline="") as stream:
-        delimiter = stream_delimiter(stream)
-    with path.open(encoding="utf-8-sig", newline="") as stream:
-        columns, records = read_header(read_records(stream, delimiter), delimiter)
-        rows = slots = 0
-        skipped: list[tuple[int, str]] = []
-        for number, cells in islice(records, max_rows):
-            _, urls, reason = read_row(cells, columns)
-            rows += 1
-            if reason:
-                skipped.append((number, reason))
-            else:
-                slots += len(urls)
-        check_rows(rows + sum(1 for _ in records), max_rows)
-    check_images(slots, max_images)
-    return ManifestSummary(columns, rows, slots, skipped)
+    """A stored file's summary, or the `ManifestError` (400/413) that refuses it."""
+    return summarise(open_manifest(path, max_rows=max_rows, max_images=max_images))

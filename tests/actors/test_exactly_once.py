@@ -7,7 +7,7 @@ from collections import Counter
 
 from actors.compress_image import compress_image
 from actors.dispatch import ImageTask
-from actors.intake import read_manifest
+from actors.intake import read_manifest, summarise
 from actors.runtime import current
 from actors.split_csv import invalid_url_event, new_images
 from storage import images, jobs
@@ -22,9 +22,8 @@ def _split_by_hand(csv_text: str) -> tuple[str, list[ImageTask]]:
     path = current().layout.input_csv(job_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(csv_text)
-    manifest = read_manifest(path)
-    jobs.create_job(job_id, DEFAULT_OPTIONS, len(manifest.slots), [], None)
-    split = images.add_images(job_id, new_images(manifest), invalid_url_event)
+    jobs.create_job(job_id, DEFAULT_OPTIONS, summarise(path).total_slots, [], None)
+    split = images.add_images(job_id, new_images(read_manifest(path)), invalid_url_event)
     current().counter.start(job_id, len(split.pending))
     tasks = [ImageTask(job_id, i.id, i.index, i.url, DEFAULT_OPTIONS) for i in split.pending]
     return job_id, tasks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from pathlib import Path
 
 from actors import events
 from actors.happenings import CsvReceived
@@ -28,6 +29,30 @@ def test_a_job_whose_csv_vanished_ends_failed_with_the_reason(worker) -> None:
     assert job.status == "failed" and "could not be read" in job.error
     subjects = _wait_for_subject(job_id, "job.failed")
     assert subjects["job.completed"] == 0
+
+
+def test_a_job_whose_csv_a_row_refuses_ends_failed_with_the_reason(
+    worker: object, tmp_path: Path
+) -> None:
+    from actors.intake import open_job, summarise
+
+    # Given a job opened from a CSV that passed its checks, which then changed behind its back:
+    # it still opens well, but holds an unclosed quote on row 3
+    path = tmp_path / "upload.csv"
+    path.write_text("name,url\nP,http://x.test/1.jpg\n")
+    summary = summarise(path)
+    path.write_text('name,url\nP,http://x.test/1.jpg\nQ,"http://x.test/2\n')
+    job_id = secrets.token_urlsafe(12)
+    # When the job is opened (csv.received goes out)
+    open_job(job_id, path, summary, {"format": "original", "quality": 50}, None)
+    job = wait_until_announced(job_id)
+    # Then the split, which meets the refusal only while reading the rows, ends the job
+    assert job.status == "failed"
+    assert job.error == (
+        "the uploaded CSV is no longer valid: row 3: a quoted cell is never closed "
+        '(a closing " is missing)'
+    )
+    assert images.images_of(job_id) == []
 
 
 def test_webhook_outcomes_are_published(origin, worker) -> None:

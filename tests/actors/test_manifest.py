@@ -1,7 +1,8 @@
-"""Reading an uploaded CSV into products and image slots (contract §2)."""
+"""Reading an uploaded CSV into products and image slots (contract §2), through the one reader."""
 
 from __future__ import annotations
 
+import io
 import time
 import tracemalloc
 from pathlib import Path
@@ -12,9 +13,10 @@ from actors.errors import PipelineError
 from actors.manifest import decoding, records
 from actors.manifest.errors import ManifestError
 from actors.manifest.header import Columns
-from actors.manifest.parser import Manifest, load_manifest, parse_manifest
-from actors.manifest.rows import NO_PRODUCT, NO_URL, Slot, is_fetchable_url
-from actors.manifest.summary import ManifestSummary, summarise_file
+from actors.manifest.reader import ManifestReader, open_manifest
+from actors.manifest.rows import NO_PRODUCT, NO_URL, Row, Slot, is_fetchable_url
+from actors.manifest.summary import summarise, summarise_file
+from actors.manifest.urls import DistinctUrls, distinct_urls
 
 SEED_SAMPLE = (
     "S. No, Product Name, Input URLs\n"
@@ -23,9 +25,17 @@ SEED_SAMPLE = (
 )
 
 
-def parse(text: str | bytes, *, max_rows: int = 1000, max_images: int = 1000) -> Manifest:
+def reader(text: str | bytes, *, max_rows: int = 1000, max_images: int = 1000) -> ManifestReader:
     data = text.encode("utf-8") if isinstance(text, str) else text
-    return parse_manifest(data, max_rows=max_rows, max_images=max_images)
+    return open_manifest(lambda: io.BytesIO(data), max_rows=max_rows, max_images=max_images)
+
+
+def parse(
+    text: str | bytes, *, max_rows: int = 1000, max_images: int = 1000
+) -> tuple[Columns, list[Row]]:
+    """The columns and every row, read to the end (where the limits are checked)."""
+    manifest = reader(text, max_rows=max_rows, max_images=max_images)
+    return manifest.columns, list(manifest.rows())
 
 
 def rejection(text: str | bytes, *, max_rows: int = 1000, max_images: int = 1000) -> ManifestError:
@@ -34,8 +44,20 @@ def rejection(text: str | bytes, *, max_rows: int = 1000, max_images: int = 1000
     return caught.value
 
 
-def urls(manifest: Manifest) -> list[str]:
-    return [slot.url for slot in manifest.slots]
+def slots(rows: list[Row]) -> list[Slot]:
+    return [slot for row in rows for slot in row.slots]
+
+
+def urls(rows: list[Row]) -> list[str]:
+    return [slot.url for slot in slots(rows)]
+
+
+def roles(columns: Columns) -> tuple[int | None, int, int]:
+    return columns.serial, columns.product, columns.url
+
+
+def distinct(text: str) -> DistinctUrls:
+    return distinct_urls(reader(text))
 
 
 # --- the seed's sample -----------------------------------------------------------------------
@@ -44,33 +66,34 @@ def urls(manifest: Manifest) -> list[str]:
 def test_seed_sample_reads_exactly() -> None:
     # Given the seed's own sample, spaces after the header's commas included
     # When it is parsed
-    manifest = parse(SEED_SAMPLE)
+    columns, rows = parse(SEED_SAMPLE)
     # Then the header is trimmed, every role is found and the rows carry their slots
-    assert manifest.delimiter == ","
-    assert manifest.header == ("S. No", "Product Name", "Input URLs")
-    assert (manifest.serial_column, manifest.product_column, manifest.url_column) == (0, 1, 2)
-    assert [(row.number, row.product, row.skip_reason) for row in manifest.rows] == [
+    assert columns.delimiter == ","
+    assert columns.header == ("S. No", "Product Name", "Input URLs")
+    assert roles(columns) == (0, 1, 2)
+    assert [(row.number, row.product, row.skip_reason) for row in rows] == [
         (2, "SKU1", None),
         (3, "imageone", None),
     ]
-    assert manifest.slots == [
+    assert slots(rows) == [
         Slot(2, 0, "https://example.com/a.jpg", True),
         Slot(2, 1, "https://example.com/b.png", True),
         Slot(3, 0, "https://example.com/800/600.jpg", True),
     ]
-    assert manifest.rows[0].cells == (
+    assert rows[0].cells == (
         "1",
         "SKU1",
         "https://example.com/a.jpg, https://example.com/b.png",
     )
 
 
-def test_load_manifest_reads_a_stored_file(tmp_path: Path) -> None:
+def test_a_stored_file_reads_as_the_same_bytes_in_a_stream(tmp_path: Path) -> None:
     # Given the sample stored on disk
     path = tmp_path / "in.csv"
     path.write_bytes(SEED_SAMPLE.encode())
-    # When it is loaded, Then it reads as the same bytes parse
-    assert load_manifest(path, max_rows=10, max_images=10) == parse(SEED_SAMPLE)
+    # When it is opened by its path, Then it reads as the same bytes do
+    manifest = open_manifest(path, max_rows=10, max_images=10)
+    assert (manifest.columns, list(manifest.rows())) == parse(SEED_SAMPLE)
 
 
 # --- header matching -------------------------------------------------------------------------
@@ -78,27 +101,27 @@ def test_load_manifest_reads_a_stored_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["productname", "product", "name"])
 def test_every_product_alias_is_recognised(name: str) -> None:
-    manifest = parse(f"id,{name},url\n1,Shoe,https://x.test/1.jpg\n")
-    assert manifest.product_column == 1
-    assert manifest.rows[0].product == "Shoe"
+    columns, rows = parse(f"id,{name},url\n1,Shoe,https://x.test/1.jpg\n")
+    assert columns.product == 1
+    assert rows[0].product == "Shoe"
 
 
 @pytest.mark.parametrize(
     "name", ["inputurls", "inputimageurls", "imageurls", "urls", "imageurl", "url"]
 )
 def test_every_url_alias_is_recognised(name: str) -> None:
-    manifest = parse(f"product,{name}\nShoe,https://x.test/1.jpg\n")
-    assert manifest.url_column == 1
-    assert urls(manifest) == ["https://x.test/1.jpg"]
+    columns, rows = parse(f"product,{name}\nShoe,https://x.test/1.jpg\n")
+    assert columns.url == 1
+    assert urls(rows) == ["https://x.test/1.jpg"]
 
 
 @pytest.mark.parametrize("name", ["sno", "serialnumber", "serial", "id"])
 def test_every_serial_alias_is_recognised(name: str) -> None:
-    assert parse(f"product,url,{name}\nShoe,https://x.test/1.jpg,7\n").serial_column == 2
+    assert reader(f"product,url,{name}\nShoe,https://x.test/1.jpg,7\n").columns.serial == 2
 
 
 @pytest.mark.parametrize(
-    ("header", "roles"),
+    ("header", "found"),
     [
         ("S. No, Product Name, Input URLs", (0, 1, 2)),
         (" Product Name ,Input-Image_URLs", (None, 0, 1)),
@@ -108,25 +131,26 @@ def test_every_serial_alias_is_recognised(name: str) -> None:
     ],
 )
 def test_header_cells_match_ignoring_case_spaces_dots_underscores_and_dashes(
-    header: str, roles: tuple[int | None, int, int]
+    header: str, found: tuple[int | None, int, int]
 ) -> None:
     # Given a header spelled in one of many ways (the row uses the header's delimiter)
     delimiter = ";" if ";" in header else "\t" if "\t" in header else ","
     row = delimiter.join(["x"] * len(header.split(delimiter)))
     # When it is parsed, Then the serial, product and URL columns are where they are
-    manifest = parse(f"{header}\n{row}\n")
-    assert (manifest.serial_column, manifest.product_column, manifest.url_column) == roles
+    assert roles(reader(f"{header}\n{row}\n").columns) == found
 
 
 def test_serial_column_is_optional() -> None:
-    assert parse("Product,URL\nShoe,https://x.test/1.jpg\n").serial_column is None
+    assert reader("Product,URL\nShoe,https://x.test/1.jpg\n").columns.serial is None
 
 
 def test_most_specific_alias_wins_over_column_order() -> None:
     # Given a "Name" column before a "Product Name" column, and "URL" before "Image URLs"
-    manifest = parse("Name,URL,Product Name,Image URLs\nn,https://x.test/u,p,https://x.test/i\n")
+    columns = reader(
+        "Name,URL,Product Name,Image URLs\nn,https://x.test/u,p,https://x.test/i\n"
+    ).columns
     # Then the more specific names are chosen
-    assert (manifest.product_column, manifest.url_column) == (2, 3)
+    assert (columns.product, columns.url) == (2, 3)
 
 
 def test_missing_columns_name_what_was_found_and_what_is_expected() -> None:
@@ -156,36 +180,36 @@ def test_each_delimiter_is_detected_from_the_header(delimiter: str) -> None:
     # Given a file in that delimiter, with a quoted multi-URL cell
     header = delimiter.join(["S. No", "Product Name", "Input URLs"])
     row = delimiter.join(["1", "SKU1", '"https://x.test/a.jpg, https://x.test/b.jpg"'])
-    manifest = parse(f"{header}\n{row}\n")
+    columns, rows = parse(f"{header}\n{row}\n")
     # Then the delimiter is found and the cells split on it only
-    assert manifest.delimiter == delimiter
-    assert manifest.rows[0].product == "SKU1"
-    assert urls(manifest) == ["https://x.test/a.jpg", "https://x.test/b.jpg"]
+    assert columns.delimiter == delimiter
+    assert rows[0].product == "SKU1"
+    assert urls(rows) == ["https://x.test/a.jpg", "https://x.test/b.jpg"]
 
 
 def test_semicolon_file_keeps_unquoted_commas_inside_the_url_cell() -> None:
-    manifest = parse("Product;URLs\nShoe;https://x.test/1.jpg,https://x.test/2.jpg\n")
-    assert urls(manifest) == ["https://x.test/1.jpg", "https://x.test/2.jpg"]
+    _, rows = parse("Product;URLs\nShoe;https://x.test/1.jpg,https://x.test/2.jpg\n")
+    assert urls(rows) == ["https://x.test/1.jpg", "https://x.test/2.jpg"]
 
 
 def test_delimiters_inside_quoted_header_cells_do_not_count() -> None:
     # Given three semicolons inside a quoted header cell and two commas outside
-    manifest = parse('"a;b;c;d",Product,URL\nx,Shoe,https://x.test/1.jpg\n')
+    columns = reader('"a;b;c;d",Product,URL\nx,Shoe,https://x.test/1.jpg\n').columns
     # Then comma is the delimiter
-    assert manifest.delimiter == ","
-    assert manifest.header == ("a;b;c;d", "Product", "URL")
+    assert columns.delimiter == ","
+    assert columns.header == ("a;b;c;d", "Product", "URL")
 
 
 def test_a_tie_between_delimiters_picks_comma() -> None:
-    manifest = parse("Product,URL,Note;a;b\nShoe,https://x.test/1.jpg,n;1;2\n")
-    assert manifest.delimiter == ","
-    assert manifest.rows[0].cells == ("Shoe", "https://x.test/1.jpg", "n;1;2")
+    columns, rows = parse("Product,URL,Note;a;b\nShoe,https://x.test/1.jpg,n;1;2\n")
+    assert columns.delimiter == ","
+    assert rows[0].cells == ("Shoe", "https://x.test/1.jpg", "n;1;2")
 
 
 def test_utf8_bom_is_dropped() -> None:
-    manifest = parse(b"\xef\xbb\xbf" + SEED_SAMPLE.encode())
-    assert manifest.header[0] == "S. No"
-    assert manifest.serial_column == 0
+    columns = reader(b"\xef\xbb\xbf" + SEED_SAMPLE.encode()).columns
+    assert columns.header[0] == "S. No"
+    assert columns.serial == 0
 
 
 def test_crlf_line_ends_read_like_lf() -> None:
@@ -193,9 +217,9 @@ def test_crlf_line_ends_read_like_lf() -> None:
 
 
 def test_non_ascii_text_survives() -> None:
-    manifest = parse("Product,URL\nCafé ☕,https://x.test/é.jpg\n")
-    assert manifest.rows[0].product == "Café ☕"
-    assert urls(manifest) == ["https://x.test/é.jpg"]
+    _, rows = parse("Product,URL\nCafé ☕,https://x.test/é.jpg\n")
+    assert rows[0].product == "Café ☕"
+    assert urls(rows) == ["https://x.test/é.jpg"]
 
 
 def test_not_utf8_says_where_the_first_bad_byte_is() -> None:
@@ -233,9 +257,9 @@ def test_quoted_url_cell_splits_on_commas_whitespace_and_newlines() -> None:
     # empty piece
     cell = "https://x.test/1.jpg,https://x.test/2.jpg  https://x.test/3.jpg\nhttps://x.test/4.jpg"
     cell += "\r\n\thttps://x.test/5.jpg, ,"
-    manifest = parse(f'Product,URLs\nShoe,"{cell}"\nHat,https://x.test/6.jpg\n')
+    _, rows = parse(f'Product,URLs\nShoe,"{cell}"\nHat,https://x.test/6.jpg\n')
     # Then every URL is a slot in order, trimmed, with no empty piece
-    assert [(s.row, s.position, s.url) for s in manifest.slots] == [
+    assert [(s.row, s.position, s.url) for s in slots(rows)] == [
         (2, 0, "https://x.test/1.jpg"),
         (2, 1, "https://x.test/2.jpg"),
         (2, 2, "https://x.test/3.jpg"),
@@ -247,20 +271,20 @@ def test_quoted_url_cell_splits_on_commas_whitespace_and_newlines() -> None:
 
 def test_spaces_before_an_opening_quote_are_skipped_as_in_the_seed_style() -> None:
     # Given a row written like the seed's header: a space after each comma
-    manifest = parse(
+    _, rows = parse(
         'S. No, Product Name, Input URLs\n1, SKU1, "https://x.test/a, https://x.test/b"\n'
     )
     # Then the quoted cell is still one cell holding both URLs
-    assert manifest.rows[0].cells == ("1", "SKU1", "https://x.test/a, https://x.test/b")
-    assert urls(manifest) == ["https://x.test/a", "https://x.test/b"]
+    assert rows[0].cells == ("1", "SKU1", "https://x.test/a, https://x.test/b")
+    assert urls(rows) == ["https://x.test/a", "https://x.test/b"]
 
 
 def test_a_multiline_quoted_cell_is_one_row() -> None:
     # Given a row whose quoted cells span three lines
     text = 'Product,URL\n"Shoe\nred",https://x.test/1.jpg\nHat,"https://x.test/2.jpg\n"\nCap,u\n'
-    manifest = parse(text)
+    _, rows = parse(text)
     # Then rows are numbered by records, not by lines
-    assert [(row.number, row.product) for row in manifest.rows] == [
+    assert [(row.number, row.product) for row in rows] == [
         (2, "Shoe\nred"),
         (3, "Hat"),
         (4, "Cap"),
@@ -270,10 +294,12 @@ def test_a_multiline_quoted_cell_is_one_row() -> None:
 def test_blank_lines_are_not_data_rows_but_keep_their_row_number() -> None:
     # Given blank lines before the header, between rows and made of delimiters only
     text = "\n  \nProduct,URL\nShoe,https://x.test/1.jpg\n\n , \nHat,https://x.test/2.jpg\n\n"
-    manifest = parse(text)
+    _, rows = parse(text)
     # Then only the two products are rows, numbered as a spreadsheet shows them
-    assert [(row.number, row.product) for row in manifest.rows] == [(4, "Shoe"), (7, "Hat")]
-    assert manifest.skipped == []
+    assert [(row.number, row.product, row.skip_reason) for row in rows] == [
+        (4, "Shoe", None),
+        (7, "Hat", None),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -289,20 +315,19 @@ def test_blank_lines_are_not_data_rows_but_keep_their_row_number() -> None:
 )
 def test_rows_without_a_product_or_a_url_are_skipped(line: str, reason: str) -> None:
     # Given a valid row, then a row missing something, then a valid row
-    manifest = parse(f"Product,URL,,Note\nA,https://x.test/a.jpg\n{line}\nB,https://x.test/b.jpg\n")
+    _, rows = parse(f"Product,URL,,Note\nA,https://x.test/a.jpg\n{line}\nB,https://x.test/b.jpg\n")
     # Then the middle row is kept, in place, as skipped with its reason and no slot
-    assert [row.skip_reason for row in manifest.rows] == [None, reason, None]
-    assert [(row.number, row.skip_reason) for row in manifest.skipped] == [(3, reason)]
-    assert manifest.rows[1].slots == ()
-    assert [slot.row for slot in manifest.slots] == [2, 4]
+    assert [(row.number, row.skip_reason) for row in rows] == [(2, None), (3, reason), (4, None)]
+    assert (rows[1].urls, rows[1].slots) == ((), ())
+    assert [slot.row for slot in slots(rows)] == [2, 4]
 
 
 def test_short_and_long_rows_are_tolerated_and_cells_kept_as_read() -> None:
-    manifest = parse("S. No,Product,URL\n1,Shoe \n2,Hat,https://x.test/1.jpg,extra,\n")
-    short, long = manifest.rows
+    _, rows = parse("S. No,Product,URL\n1,Shoe \n2,Hat,https://x.test/1.jpg,extra,\n")
+    short, long = rows
     assert (short.cells, short.product, short.skip_reason) == (("1", "Shoe "), "Shoe", NO_URL)
     assert long.cells == ("2", "Hat", "https://x.test/1.jpg", "extra", "")
-    assert urls(manifest) == ["https://x.test/1.jpg"]
+    assert urls(rows) == ["https://x.test/1.jpg"]
 
 
 @pytest.mark.parametrize(
@@ -348,32 +373,37 @@ def test_absolute_http_urls_with_a_host_are_fetchable(url: str) -> None:
 
 def test_invalid_urls_are_slots_that_fail_and_do_not_skip_the_row() -> None:
     # Given a row mixing valid and invalid URLs
-    manifest = parse(
+    text = (
         'Product,URLs\nShoe,"ftp://x.test/a.jpg https://x.test/b.jpg /c.jpg javascript:alert(1)"\n'
     )
+    _, rows = parse(text)
     # Then every piece is a slot, the invalid ones marked
-    assert [(slot.url, slot.valid) for slot in manifest.slots] == [
+    assert [(slot.url, slot.valid) for slot in slots(rows)] == [
         ("ftp://x.test/a.jpg", False),
         ("https://x.test/b.jpg", True),
         ("/c.jpg", False),
         ("javascript:alert(1)", False),
     ]
-    assert manifest.rows[0].skip_reason is None
-    assert manifest.distinct_urls() == ["https://x.test/b.jpg"]
-    assert manifest.invalid_urls() == ["ftp://x.test/a.jpg", "/c.jpg", "javascript:alert(1)"]
+    assert rows[0].skip_reason is None
+    assert distinct(text) == DistinctUrls(
+        {"https://x.test/b.jpg": 1},
+        {"ftp://x.test/a.jpg": 1, "/c.jpg": 1, "javascript:alert(1)": 1},
+    )
 
 
 def test_duplicate_urls_count_in_every_slot_but_once_in_distinct_urls() -> None:
     # Given a URL twice in one row and again in another, and a repeated invalid URL
-    manifest = parse(
+    text = (
         "Product,URLs\n"
-        'A,"https://x.test/1.jpg https://x.test/2.jpg https://x.test/1.jpg"\n'
+        'A,"https://x.test/2.jpg https://x.test/1.jpg https://x.test/2.jpg"\n'
         'B,"ftp://x.test/z https://x.test/1.jpg ftp://x.test/z"\n'
     )
-    # Then each slot is an image, and each distinct URL appears once, in first-seen order
-    assert len(manifest.slots) == 6
-    assert manifest.distinct_urls() == ["https://x.test/1.jpg", "https://x.test/2.jpg"]
-    assert manifest.invalid_urls() == ["ftp://x.test/z"]
+    # Then each slot is an image, and each distinct URL appears once, in first-seen order,
+    # with the number of slots that name it
+    assert len(slots(parse(text)[1])) == 6
+    found = distinct(text)
+    assert list(found.valid.items()) == [("https://x.test/2.jpg", 2), ("https://x.test/1.jpg", 2)]
+    assert list(found.invalid.items()) == [("ftp://x.test/z", 2)]
 
 
 # --- refusals --------------------------------------------------------------------------------
@@ -401,7 +431,7 @@ def test_more_data_rows_than_the_limit_is_413_with_both_numbers() -> None:
 
 def test_rows_at_the_limit_blank_lines_aside_are_accepted() -> None:
     rows = "".join(f"P{i},https://x.test/{i}.jpg\n\n" for i in range(4))
-    assert len(parse(f"Product,URL\n{rows}", max_rows=4).rows) == 4
+    assert len(parse(f"Product,URL\n{rows}", max_rows=4)[1]) == 4
 
 
 def test_more_image_slots_than_the_limit_is_413_with_both_numbers() -> None:
@@ -415,10 +445,10 @@ def test_more_image_slots_than_the_limit_is_413_with_both_numbers() -> None:
 
 
 def test_image_slots_at_the_limit_are_accepted() -> None:
-    manifest = parse(
+    _, rows = parse(
         'Product,URL\nA,"https://x.test/1 https://x.test/1"\n,https://x.test/2\n', max_images=2
     )
-    assert len(manifest.slots) == 2
+    assert len(slots(rows)) == 2
 
 
 def test_a_nul_byte_means_binary() -> None:
@@ -457,27 +487,126 @@ def test_manifest_error_belongs_to_the_pipeline_error_tree() -> None:
     assert isinstance(rejection(b""), PipelineError)
 
 
+# --- reading as a stream --------------------------------------------------------------------
+
+
+def test_rows_are_read_afresh_and_alike_on_every_pass() -> None:
+    manifest = reader(SEED_SAMPLE)
+    first = manifest.rows()
+    assert next(first).number == 2
+    # A second pass, begun while the first is under way, starts from the first row again
+    assert [row.number for row in manifest.rows()] == [2, 3]
+    assert [row.number for row in first] == [3]
+
+
+def test_the_bytes_and_the_header_are_refused_when_the_file_is_opened() -> None:
+    # Given a bad byte far below a good header, and a header without a URL column
+    with pytest.raises(ManifestError, match="not UTF-8"):
+        reader(big_csv(20_000) + b"\r\nCaf\xe9,u\n")
+    with pytest.raises(ManifestError, match="no URL column"):
+        reader("Product,Picture\nShoe,https://x.test/1.jpg\n")
+
+
+def test_a_row_that_cannot_be_read_is_refused_when_the_rows_reach_it() -> None:
+    # Given an unclosed quote on row 3
+    rows = reader('Product,URL\nA,https://x.test/1.jpg\nB,"https://x.test/2.jpg\nC,u\n').rows()
+    # Then row 2 comes first, then the refusal that names row 3
+    assert next(rows).number == 2
+    with pytest.raises(ManifestError, match="^row 3: a quoted cell is never closed"):
+        next(rows)
+
+
+@pytest.mark.parametrize(
+    ("max_rows", "max_images", "title"), [(4, 100, "Too many rows"), (100, 4, "Too many images")]
+)
+def test_the_limits_are_refused_after_the_last_row(
+    max_rows: int, max_images: int, title: str
+) -> None:
+    # Given five rows of one image each, past one of the limits
+    text = "Product,URL\n" + "".join(f"P{i},https://x.test/{i}.jpg\n" for i in range(5))
+    rows = reader(text, max_rows=max_rows, max_images=max_images).rows()
+    # Then the rows within the row limit are read, and then the file is refused
+    assert len([next(rows) for _ in range(4)]) == 4
+    with pytest.raises(ManifestError) as caught:
+        list(rows)
+    assert (caught.value.status, caught.value.title) == (413, title)
+
+
 # --- scale -----------------------------------------------------------------------------------
 
 
-def test_a_hundred_thousand_rows_parse_quickly() -> None:
-    # Given 100,000 rows of two URLs each (about 9 MB)
+def big_csv(count: int, skip_every: int = 0) -> bytes:
+    """`count` rows of two URLs each, every `skip_every`th without a product name."""
     lines = [
-        f'{i},SKU{i},"https://cdn.x.test/p/{i}/a.jpg, https://cdn.x.test/p/{i}/b.png"'
-        for i in range(100_000)
+        f"{i},{'' if skip_every and i % skip_every == 0 else f'SKU{i}'},"
+        f'"https://cdn.x.test/p/{i}/a.jpg, https://cdn.x.test/p/{i}/b.png"'
+        for i in range(count)
     ]
-    data = ("S. No,Product Name,Input URLs\r\n" + "\r\n".join(lines)).encode()
-    # When they are parsed
+    return ("S. No,Product Name,Input URLs\r\n" + "\r\n".join(lines)).encode()
+
+
+def test_a_hundred_thousand_rows_read_quickly() -> None:
+    # Given 100,000 rows of two URLs each (about 9 MB)
+    data = big_csv(100_000)
+    # When they are read
     started = time.perf_counter()
-    manifest = parse_manifest(data, max_rows=100_000, max_images=200_000)
+    _, rows = parse(data, max_rows=100_000, max_images=200_000)
     elapsed = time.perf_counter() - started
-    # Then all are read, and far faster than anything quadratic (~0.7 s on a slow CI core)
-    assert (len(manifest.rows), len(manifest.slots)) == (100_000, 200_000)
-    assert manifest.rows[-1].number == 100_001
+    # Then all are read, and far faster than anything quadratic (~0.5 s on a slow CI core)
+    assert (len(rows), len(slots(rows))) == (100_000, 200_000)
+    assert rows[-1].number == 100_001
     assert elapsed < 5
 
 
-# --- the streamed summary (what the API reads) -----------------------------------------------
+# What one pass may hold, whatever the file's size: a few of the byte check's 256 KiB chunks,
+# the text and CSV readers' buffers and one row. A 100,000-row file is four times as large.
+_FLAT_BYTES = 2 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def hundred_thousand_rows(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stored CSV of 100,000 rows (about 8 MB), one in a thousand skipped."""
+    path = tmp_path_factory.mktemp("big") / "big.csv"
+    path.write_bytes(big_csv(100_000, skip_every=1000))
+    return path
+
+
+def test_reading_a_hundred_thousand_rows_keeps_memory_flat(hundred_thousand_rows: Path) -> None:
+    # Given a stored file four times the bound
+    assert hundred_thousand_rows.stat().st_size > 4 * _FLAT_BYTES
+    # When it is opened and every row and slot is read, under tracemalloc
+    tracemalloc.start()
+    try:
+        manifest = open_manifest(hundred_thousand_rows, max_rows=100_000, max_images=200_000)
+        images = sum(len(row.slots) for row in manifest.rows())
+        _, streamed = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        # and, to show the measure can fail, the rows held all at once, as a whole-file
+        # reader holds them
+        held = list(manifest.rows())
+        _, whole = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Then every image is read within the bound, which holding the rows exceeds many times
+    assert (images, len(held)) == (199_800, 100_000)
+    assert streamed < _FLAT_BYTES, f"streamed peak {streamed:,} B"
+    assert whole > 10 * _FLAT_BYTES, f"whole peak {whole:,} B"
+
+
+def test_the_summary_of_a_hundred_thousand_rows_keeps_memory_flat(
+    hundred_thousand_rows: Path,
+) -> None:
+    tracemalloc.start()
+    try:
+        summary = summarise_file(hundred_thousand_rows, max_rows=100_000, max_images=200_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (summary.rows, summary.total_slots, len(summary.skipped)) == (100_000, 199_800, 100)
+    assert peak < _FLAT_BYTES, f"summary peak {peak:,} B"
+
+
+# --- chunk boundaries ------------------------------------------------------------------------
 
 # Every refusal above, as (data, max_rows, max_images), plus cases where a chunked reader could
 # go wrong: a bad byte or a NUL far into the file, a NUL after a bad byte (the NUL is named), a
@@ -510,29 +639,6 @@ REFUSALS: list[tuple[bytes, int, int]] = [
     (b" ;" * 50_000 + b"\n\r\n" + b"x" * 70_000 + b";Product;URL\n", 1000, 1000),
 ]
 
-
-def summarise(data: bytes, tmp_path: Path, max_rows: int, max_images: int) -> ManifestSummary:
-    path = tmp_path / "upload.csv"
-    path.write_bytes(data)
-    return summarise_file(path, max_rows=max_rows, max_images=max_images)
-
-
-@pytest.mark.parametrize(("data", "max_rows", "max_images"), REFUSALS)
-def test_summary_refuses_what_parse_refuses_with_the_same_words(
-    data: bytes, max_rows: int, max_images: int, tmp_path: Path
-) -> None:
-    # Given a file parse_manifest refuses
-    with pytest.raises(ManifestError) as parsed:
-        parse_manifest(data, max_rows=max_rows, max_images=max_images)
-    # When it is summarised from disk, Then the refusal is word for word the same
-    with pytest.raises(ManifestError) as summarised:
-        summarise(data, tmp_path, max_rows, max_images)
-    expected = (parsed.value.status, parsed.value.title, parsed.value.description)
-    assert (summarised.value.status, summarised.value.title, summarised.value.description) == (
-        expected
-    )
-
-
 ACCEPTED = [
     SEED_SAMPLE,
     "\ufeff" + SEED_SAMPLE.replace("\n", "\r\n"),
@@ -551,27 +657,24 @@ ACCEPTED = [
 ]
 
 
-@pytest.mark.parametrize("text", ACCEPTED)
-def test_summary_counts_what_parse_reads(text: str, tmp_path: Path) -> None:
-    # Given a file parse_manifest accepts (multi-line cells, blank lines, skipped rows,
-    # duplicates, invalid URLs, other delimiters and line ends)
-    manifest = parse(text)
-    # When it is summarised, Then the columns, the counts and the skipped rows agree
-    summary = summarise(text.encode(), tmp_path, 1000, 1000)
-    found = (manifest.product_column, manifest.url_column, manifest.serial_column)
-    assert summary.columns == Columns(manifest.delimiter, manifest.header, *found)
-    assert summary.rows == len(manifest.rows)
-    assert summary.total_slots == manifest.total_slots == len(manifest.slots)
-    assert summary.skipped == summary.skipped_rows() == manifest.skipped_rows()
-    assert manifest.skipped_rows() == [
-        (row.number, str(row.skip_reason)) for row in manifest.skipped
-    ]
+def outcome(data: bytes, max_rows: int = 1000, max_images: int = 1000) -> object:
+    """What the reader makes of a file: its columns and rows, or its refusal, word for word."""
+    try:
+        return parse(data, max_rows=max_rows, max_images=max_images)
+    except ManifestError as error:
+        return error.status, error.title, error.description
 
 
-def test_seed_sample_summary(tmp_path: Path) -> None:
-    summary = summarise(SEED_SAMPLE.encode(), tmp_path, 10, 10)
-    assert (summary.columns.delimiter, summary.rows, summary.total_slots) == (",", 2, 3)
-    assert summary.skipped == []
+@pytest.mark.parametrize(("data", "max_rows", "max_images"), REFUSALS)
+def test_a_refusal_does_not_depend_on_where_the_chunks_end(
+    data: bytes, max_rows: int, max_images: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a file refused when read in the usual chunks
+    refused = outcome(data, max_rows, max_images)
+    assert isinstance(refused, tuple) and refused[0] in (400, 413)
+    # When it is read in one chunk, as a decode of the whole file would, Then word for word
+    monkeypatch.setattr(decoding, "_CHUNK_BYTES", len(data) + 1)
+    assert outcome(data, max_rows, max_images) == refused
 
 
 @pytest.mark.parametrize("chunk", [4, 5, 7])
@@ -582,64 +685,83 @@ def test_seed_sample_summary(tmp_path: Path) -> None:
         for data, _, _ in REFUSALS
         if len(data) < 1000  # the small ones: every chunk boundary is crossed somewhere
     ]
+    + [text.encode() for text in ACCEPTED]
     + [
         "Product,URL\r\nCafé ☕,https://x.test/é.jpg\r\nCaf\xe9\r\n".encode("latin-1", "replace"),
         "Product,URL\r\nCafé ☕\r\n\r\n".encode() + b"\xc3\x28\n",
         "Product,URL\r\n\r\r\nCafé ☕\n".encode() + b"\xe2\x82",
         "Product,URL\r\n\r\r\nCafé ☕\n".encode() + b"\x00\n",
-        "Product,URL\nCafé ☕,https://x.test/é.jpg\n".encode(),
     ],
 )
-def test_summary_agrees_at_every_chunk_boundary(
-    data: bytes, chunk: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_reader_agrees_with_itself_at_every_chunk_boundary(
+    data: bytes, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given tiny chunks and a tiny header scan, so that line breaks, CRLFs, multi-byte
-    # sequences and header lines are split between reads
-    monkeypatch.setattr(decoding, "_CHUNK_BYTES", chunk)
+    # Given a tiny header scan, and the file read in one chunk
     monkeypatch.setattr(records, "_HEADER_SCAN_LIMIT", 6)
-    # Then the summary still says what parse_manifest says
-    try:
-        manifest = parse_manifest(data, max_rows=1000, max_images=1000)
-    except ManifestError as error:
-        with pytest.raises(ManifestError) as caught:
-            summarise(data, tmp_path, 1000, 1000)
-        assert caught.value.description == error.description
-    else:
-        summary = summarise(data, tmp_path, 1000, 1000)
-        assert summary.columns.delimiter == manifest.delimiter
-        assert (summary.total_slots, summary.skipped) == (
-            manifest.total_slots,
-            manifest.skipped_rows(),
-        )
+    monkeypatch.setattr(decoding, "_CHUNK_BYTES", len(data) + 1)
+    whole = outcome(data)
+    # When it is read in tiny chunks, so that line breaks, CRLFs and multi-byte sequences are
+    # split between reads, Then it reads (or is refused) the same
+    monkeypatch.setattr(decoding, "_CHUNK_BYTES", chunk)
+    assert outcome(data) == whole
 
 
-def test_summary_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
-    # Given a ~10 MB CSV of 120,000 rows with two URLs each, a few of them skipped
-    lines = [
-        f'{i},{f"SKU{i}" if i % 1000 else ""},"https://cdn.x.test/p/{i}/a.jpg, '
-        f'https://cdn.x.test/p/{i}/b.png"'
-        for i in range(120_000)
-    ]
-    path = tmp_path / "big.csv"
-    path.write_text("S. No,Product Name,Input URLs\r\n" + "\r\n".join(lines), newline="")
-    size = path.stat().st_size
-    del lines
-    assert size > 10_000_000
-    # When it is summarised under tracemalloc
-    tracemalloc.start()
-    try:
-        summary = summarise_file(path, max_rows=120_000, max_images=240_000)
-        _, summary_peak = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        # and, to show the measure can fail, parsed whole
-        manifest = load_manifest(path, max_rows=120_000, max_images=240_000)
-        _, parse_peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    # Then both read the same, the summary in a small fraction of the file's size, while the
-    # full parse holds more than the file
-    assert (summary.rows, summary.total_slots) == (120_000, 239_760)
-    assert summary.skipped_rows() == manifest.skipped_rows()
-    assert len(summary.skipped) == 120
-    assert summary_peak < size / 4, f"summary peak {summary_peak:,} B for {size:,} B"
-    assert parse_peak > size, f"parse peak {parse_peak:,} B for {size:,} B"
+def whole_text_delimiter(text: str) -> str:
+    # The delimiter rule applied to the whole text at once, from the pieces stream_delimiter
+    # is made of: what the stream must answer, however its reads fall.
+    return records._most_common(records._count_delimiters(text, records._header_start(text)))
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 6, 64])
+@pytest.mark.parametrize(
+    "text",
+    [
+        *ACCEPTED,
+        " ;" * 10 + "\n\r\n" + "x" * 10 + ";Product;URL\n",
+        " , ; \r\r\nA;B;C,D\n",
+        "\r\n  \r\n,,\r\n",
+        '"unclosed;;;\n,,,,',
+        "\n\n\n",
+        "",
+    ],
+)
+def test_the_streamed_delimiter_is_the_whole_texts_at_any_scan_limit(
+    text: str, limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(records, "_HEADER_SCAN_LIMIT", limit)
+    assert records.stream_delimiter(io.StringIO(text, newline="")) == whole_text_delimiter(text)
+
+
+# --- the summary (what the API reads) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ACCEPTED)
+def test_summary_counts_what_the_rows_hold(text: str) -> None:
+    # Given a file the reader accepts (multi-line cells, blank lines, skipped rows,
+    # duplicates, invalid URLs, other delimiters and line ends)
+    manifest = reader(text)
+    rows = list(manifest.rows())
+    # When it is summarised, Then the columns, the counts and the skipped rows agree
+    summary = summarise(manifest)
+    assert summary.columns == manifest.columns
+    assert (summary.rows, summary.total_slots) == (len(rows), len(slots(rows)))
+    skipped = [(row.number, row.skip_reason) for row in rows if row.skip_reason]
+    assert summary.skipped == summary.skipped_rows() == skipped
+
+
+@pytest.mark.parametrize(("data", "max_rows", "max_images"), REFUSALS)
+def test_summary_refuses_what_the_reader_refuses(
+    data: bytes, max_rows: int, max_images: int
+) -> None:
+    with pytest.raises(ManifestError) as caught:
+        summarise(reader(data, max_rows=max_rows, max_images=max_images))
+    error = caught.value
+    assert (error.status, error.title, error.description) == outcome(data, max_rows, max_images)
+
+
+def test_seed_sample_summary_of_a_stored_file(tmp_path: Path) -> None:
+    path = tmp_path / "upload.csv"
+    path.write_bytes(SEED_SAMPLE.encode())
+    summary = summarise_file(path, max_rows=10, max_images=10)
+    assert (summary.columns.delimiter, summary.rows, summary.total_slots) == (",", 2, 3)
+    assert summary.skipped == []

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import io
+import tracemalloc
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from actors.manifest.parser import Manifest, parse_manifest
+from actors.manifest.reader import ManifestReader, open_manifest
+from actors.manifest.urls import distinct_urls
 from actors.report import (
     INVALID_URL_ERROR,
     NO_OUTCOME_ERROR,
@@ -21,11 +24,12 @@ from actors.report import (
 )
 
 NOT_FOUND = "not_found: the origin answered 404"
-Writer = Callable[[Manifest, Mapping[str, ImageOutcome], Path], None]
+Writer = Callable[[ManifestReader, Mapping[str, ImageOutcome], Path], None]
 
 
-def manifest_of(text: str) -> Manifest:
-    return parse_manifest(text.encode(), max_rows=100, max_images=100)
+def manifest_of(text: str, max_rows: int = 100) -> ManifestReader:
+    data = text.encode()
+    return open_manifest(lambda: io.BytesIO(data), max_rows=max_rows, max_images=2 * max_rows)
 
 
 def ok(name: str, input_bytes: int = 1000, output_bytes: int = 250) -> ImageOutcome:
@@ -44,7 +48,7 @@ def read_csv(path: Path, delimiter: str = ",") -> list[list[str]]:
 
 
 def report_of(
-    manifest: Manifest, outcomes: Mapping[str, ImageOutcome], tmp: Path
+    manifest: ManifestReader, outcomes: Mapping[str, ImageOutcome], tmp: Path
 ) -> list[dict[str, str]]:
     write_report(manifest, outcomes, tmp / "report.csv")
     with (tmp / "report.csv").open(encoding="utf-8", newline="") as handle:
@@ -64,7 +68,7 @@ SAMPLE = (
 def test_output_csv_keeps_the_input_columns_and_adds_the_output_urls(tmp_path: Path) -> None:
     # Given the seed's sample, every image compressed
     manifest = manifest_of(SAMPLE)
-    outcomes = {url: ok(url.rsplit("/", 1)[1]) for url in manifest.distinct_urls()}
+    outcomes = {url: ok(url.rsplit("/", 1)[1]) for url in distinct_urls(manifest).valid}
     # When the output CSV is written
     write_output_csv(manifest, outcomes, tmp_path / "out.csv")
     # Then the trimmed header, the cells and the output URLs in input order are there
@@ -465,3 +469,27 @@ def test_a_write_creates_missing_folders_and_replaces_the_old_file(
     write(manifest, {"https://x.test/1": ok("1")}, dest)
     assert "https://out.test/1" in dest.read_text(encoding="utf-8")
     assert [path.name for path in dest.parent.iterdir()] == ["job.csv"]
+
+
+# --- memory ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("write", [write_output_csv, write_report])
+def test_writing_a_hundred_thousand_rows_keeps_memory_flat(tmp_path: Path, write: Writer) -> None:
+    # Given a stored CSV of 100,000 rows (about 4 MB), one in a thousand skipped
+    lines = [f"{'' if i % 1000 == 0 else f'P{i}'},https://x.test/{i}.jpg" for i in range(100_000)]
+    source = tmp_path / "in.csv"
+    source.write_text("Product,URL\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    del lines
+    manifest = open_manifest(source, max_rows=100_000, max_images=100_000)
+    # When the file is written under tracemalloc (no outcomes: they are one per distinct URL,
+    # the database's to hold, not the writer's)
+    tracemalloc.start()
+    try:
+        write(manifest, {}, tmp_path / "out.csv")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Then it streams: a small fraction of what it reads, or of what it writes
+    assert (tmp_path / "out.csv").stat().st_size > source.stat().st_size > 3_000_000
+    assert peak < 1_000_000, f"peak {peak:,} B"
