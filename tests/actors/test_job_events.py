@@ -35,6 +35,7 @@ def test_a_job_whose_csv_a_row_refuses_ends_failed_with_the_reason(
     worker: object, tmp_path: Path
 ) -> None:
     from actors.intake import open_job, summarise
+    from actors.options import JobOptions
 
     # Given a job opened from a CSV that passed its checks, which then changed behind its back:
     # it still opens well, but holds an unclosed quote on row 3
@@ -44,7 +45,7 @@ def test_a_job_whose_csv_a_row_refuses_ends_failed_with_the_reason(
     path.write_text('name,url\nP,http://x.test/1.jpg\nQ,"http://x.test/2\n')
     job_id = secrets.token_urlsafe(12)
     # When the job is opened (csv.received goes out)
-    open_job(job_id, path, summary, {"format": "original", "quality": 50}, None)
+    open_job(job_id, path, summary, JobOptions(), None)
     job = wait_until_announced(job_id)
     # Then the split, which meets the refusal only while reading the rows, ends the job
     assert job.status == "failed"
