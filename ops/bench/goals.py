@@ -1,10 +1,10 @@
-"""The goals of issue 4, in the order they run and print; `--only` names them."""
+"""The goals of issues 4 and 9, in the order they run and print; `--only` names them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ops.bench import api, latency, memory, overhead
+from ops.bench import api, fairness, latency, memory, overhead
 from ops.bench import bytes as bytes_goal  # `as`: not the builtin
 from ops.bench.report import GoalResult
 from ops.bench.settings import Settings
@@ -21,4 +21,5 @@ GOALS: dict[str, Runner] = {
     "bytes": bytes_goal.run,
     "memory": memory.run,
     "api": api.run,
+    "fairness": fairness.run,
 }
