@@ -22,7 +22,7 @@ from actors.manifest.decoding import check_stream
 from actors.manifest.errors import check_images, check_rows
 from actors.manifest.header import Columns, read_header
 from actors.manifest.records import read_records, stream_delimiter
-from actors.manifest.rows import Row, build_row
+from actors.manifest.rows import Row, read_row
 
 # Opens the CSV's bytes from their start, afresh on every call: a stored file, or any stream.
 Opener = Callable[[], BinaryIO]
@@ -43,12 +43,14 @@ class ManifestReader:
     def rows(self) -> Iterator[Row]:
         """Every data row in order, skipped ones included, or `ManifestError` on the way."""
         count = slots = 0
+        columns = self.columns
         with _text(self.source()) as stream:
-            records = _data_records(stream, self.columns.delimiter)
+            records = _data_records(stream, columns.delimiter)
             for number, cells in islice(records, self.max_rows):
-                row = build_row(number, cells, self.columns)
-                count, slots = count + 1, slots + len(row.urls)
-                yield row
+                product, urls, reason = read_row(cells, columns)
+                kept = () if reason else urls  # a skipped row has no slots
+                count, slots = count + 1, slots + len(kept)
+                yield Row(number, cells, product, kept, reason)
             # Past the limit the rest is only counted (and checked), for the message.
             check_rows(count + sum(1 for _ in records), self.max_rows)
         check_images(slots, self.max_images)

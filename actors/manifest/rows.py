@@ -57,12 +57,6 @@ class Row(NamedTuple):
         )
 
 
-def build_row(number: int, cells: list[str], columns: Columns) -> Row:
-    """A record as a row: its product and URLs, or why it is skipped."""
-    product, urls, reason = _read_row(cells, columns)
-    return Row(number, cells, product, () if reason else urls, reason)
-
-
 def is_fetchable_url(url: str) -> bool:
     """True for an absolute http(s) URL with a host and nothing a request line cannot carry."""
     if _PLAIN_URL.fullmatch(url):
@@ -77,7 +71,7 @@ def is_fetchable_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
 
 
-def _read_row(cells: Sequence[str], columns: Columns) -> tuple[str, list[str], str | None]:
+def read_row(cells: Sequence[str], columns: Columns) -> tuple[str, list[str], str | None]:
     """A record's product and URLs, and why it is skipped (None when it is not)."""
     product = _cell(cells, columns.product).strip()
     urls = _split_urls(_cell(cells, columns.url))
