@@ -12,7 +12,7 @@ acts on what it gathered only once the iteration has ended.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -24,6 +24,8 @@ from actors.manifest.header import Columns, read_header
 from actors.manifest.records import read_records, stream_delimiter
 from actors.manifest.rows import Row, read_row
 
+# A row's fields in Row's order: number, cells, product, urls, skip reason.
+RowFields = tuple[int, Sequence[str], str, Sequence[str], str | None]
 # Opens the CSV's bytes from their start, afresh on every call: a stored file, or any stream.
 Opener = Callable[[], BinaryIO]
 
@@ -42,6 +44,11 @@ class ManifestReader:
 
     def rows(self) -> Iterator[Row]:
         """Every data row in order, skipped ones included, or `ManifestError` on the way."""
+        return (Row(*fields) for fields in self.row_fields())
+
+    def row_fields(self) -> Iterator[RowFields]:
+        """What `rows` yields, as plain tuples: for a pass that only counts (the API's check
+        of an upload), where building a Row per line cost a fifth of the check."""
         count = slots = 0
         columns = self.columns
         with _text(self.source()) as stream:
@@ -50,7 +57,7 @@ class ManifestReader:
                 product, urls, reason = read_row(cells, columns)
                 kept = () if reason else urls  # a skipped row has no slots
                 count, slots = count + 1, slots + len(kept)
-                yield Row(number, cells, product, kept, reason)
+                yield number, cells, product, kept, reason
             # Past the limit the rest is only counted (and checked), for the message.
             check_rows(count + sum(1 for _ in records), self.max_rows)
         check_images(slots, self.max_images)
