@@ -15,6 +15,14 @@ def _job() -> str:
     return secrets.token_hex(8)
 
 
+def _filled(pipeline, size: int, batch: int, images: int = 100) -> tuple[DispatchWindow, str]:
+    """A window over a new job of `images`, its first range taken and sent, as the split does."""
+    window, job = DispatchWindow(pipeline.client, size, batch=batch), _job()
+    window.open(job, images)
+    window.sent(job, window.refill(job, "split"))
+    return window, job
+
+
 def _indexes(grant: Grant) -> list[int]:
     return list(range(grant.start, grant.end))
 
@@ -30,9 +38,7 @@ def test_the_first_fill_takes_the_window_and_no_more(pipeline) -> None:
 
 
 def test_credits_come_back_a_batch_at_a_time_in_index_order(pipeline) -> None:
-    window, job = DispatchWindow(pipeline.client, 8, batch=2), _job()
-    window.open(job, 100)
-    window.sent(job, window.refill(job, "split"))
+    window, job = _filled(pipeline, 8, 2)
     one = window.refill(job, "image:0", returned=0)
     two = window.refill(job, "image:1", returned=1)
     assert len(one) == 0  # one credit free: less than a batch
@@ -40,9 +46,7 @@ def test_credits_come_back_a_batch_at_a_time_in_index_order(pipeline) -> None:
 
 
 def test_a_redelivered_settlement_takes_no_second_credit(pipeline) -> None:
-    window, job = DispatchWindow(pipeline.client, 4, batch=1), _job()
-    window.open(job, 100)
-    window.sent(job, window.refill(job, "split"))
+    window, job = _filled(pipeline, 4, 1)
     first = window.refill(job, "image:0", returned=0)
     window.sent(job, first)
     again = window.refill(job, "image:0", returned=0)  # the same message, redelivered
@@ -51,9 +55,7 @@ def test_a_redelivered_settlement_takes_no_second_credit(pipeline) -> None:
 
 
 def test_a_grant_whose_sender_died_is_sent_again_to_its_redelivery(pipeline) -> None:
-    window, job = DispatchWindow(pipeline.client, 4, batch=1), _job()
-    window.open(job, 100)
-    window.sent(job, window.refill(job, "split"))
+    window, job = _filled(pipeline, 4, 1)
     lost = window.refill(job, "image:2", returned=2)  # taken, then the process died unsent
     redelivered = window.refill(job, "image:2", returned=2)
     assert redelivered.again and _indexes(redelivered) == _indexes(lost) == [4]
@@ -63,9 +65,7 @@ def test_a_grant_whose_sender_died_is_sent_again_to_its_redelivery(pipeline) -> 
 
 
 def test_the_last_images_go_out_even_below_a_batch(pipeline) -> None:
-    window, job = DispatchWindow(pipeline.client, 4, batch=4), _job()
-    window.open(job, 5)
-    window.sent(job, window.refill(job, "split"))
+    window, job = _filled(pipeline, 4, 4, images=5)
     last = window.refill(job, "image:0", returned=0)
     assert _indexes(last) == [4]
 
