@@ -50,9 +50,12 @@ def _status(service: Service, request_id: str) -> dict:
 
 
 def _events(service: Service, request_id: str) -> Counter[str]:
+    """The job's distinct events by subject. Delivery is at least once (contract §10): a
+    message the killed worker held comes back, so a subscriber may see one event twice."""
     client = redis.Redis.from_url(embedded.url_for(service.data_dir))
-    items = client.lrange(f"test:events:{request_id}", 0, -1)
-    return Counter(json.loads(item)["subject"] for item in items)
+    seen = (json.loads(item) for item in client.lrange(f"test:events:{request_id}", 0, -1))
+    distinct = {item["event"]["event_id"]: item["subject"] for item in seen}
+    return Counter(distinct.values())
 
 
 @pytest.fixture
