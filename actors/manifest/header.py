@@ -46,16 +46,12 @@ _ROLES = (("product", PRODUCT_NAMES), ("URL", URL_NAMES))
 def read_header(
     records: Iterator[tuple[int, list[str]]], delimiter: str
 ) -> tuple[Columns, Iterator[tuple[int, list[str]]]]:
-    """The header's columns, and an iterator over the non-blank records after it."""
-    non_blank = (record for record in records if not _is_blank(record[1]))
-    first = next(non_blank, None)
+    """The header's columns, from the first of the non-blank `records` (as `read_records`
+    yields them), and an iterator over the records after it."""
+    first = next(records, None)
     if first is None:
         raise invalid("the file is empty: it holds only blank lines")
-    return _columns(delimiter, first[1]), non_blank
-
-
-def _is_blank(cells: list[str]) -> bool:
-    return not "".join(cells).strip()
+    return _columns(delimiter, first[1]), records
 
 
 def _columns(delimiter: str, cells: Sequence[str]) -> Columns:

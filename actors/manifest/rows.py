@@ -73,15 +73,11 @@ def is_fetchable_url(url: str) -> bool:
 
 def read_row(cells: Sequence[str], columns: Columns) -> tuple[str, list[str], str | None]:
     """A record's product and URLs, and why it is skipped (None when it is not)."""
-    product = _cell(cells, columns.product).strip()
-    urls = _split_urls(_cell(cells, columns.url))
-    return product, urls, NO_PRODUCT if not product else NO_URL if not urls else None
-
-
-def _cell(cells: Sequence[str], index: int) -> str:
-    return cells[index] if index < len(cells) else ""
-
-
-def _split_urls(cell: str) -> list[str]:
+    # Run once per row of every read, so the cell lookups are written out here rather than
+    # called: a missing cell (a short record) reads as empty.
+    count = len(cells)
+    product = cells[columns.product].strip() if columns.product < count else ""
+    url_cell = cells[columns.url] if columns.url < count else ""
     # Commas and any whitespace (line breaks in a quoted cell included) separate URLs.
-    return cell.replace(",", " ").split()
+    urls = url_cell.replace(",", " ").split()
+    return product, urls, NO_PRODUCT if not product else NO_URL if not urls else None
