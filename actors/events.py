@@ -55,8 +55,9 @@ def subscribers_of(subject: str) -> list[dramatiq.Actor[Any, Any]]:
 
 
 def publication(event: Event) -> Publication:
-    """What the outbox records of an event: its subject and payload."""
-    return event.subject, event.payload()
+    """What the outbox records of an event: its subject, its payload and whether any
+    subscriber hears it."""
+    return Publication(event.subject, event.payload(), heard=bool(subscribers_of(event.subject)))
 
 
 def send(staged: Staged) -> int:
@@ -65,6 +66,8 @@ def send(staged: Staged) -> int:
     Called by the process that committed it, right after the commit, and by the relay for
     what is still unsent after a grace period. Returns how many subscribers it went to.
     """
+    if not staged.heard:
+        return 0  # recorded as sent: nobody subscribes to its subject
     targets = subscribers_of(staged.subject)
     for target in targets:
         target.send(staged.subject, staged.payload)

@@ -11,15 +11,24 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pony.orm import db_session
 
 from storage.db import OutboxEntry
 from storage.sessions import RETRY, now
 
-# What a state change hands the outbox: the subject and the payload, without the envelope.
-Publication = tuple[str, dict[str, Any]]
+
+class Publication(NamedTuple):
+    """What a state change hands the outbox: the subject and the payload, without the envelope.
+
+    `heard` says whether any subscriber's pattern matches the subject. An event nobody hears
+    is recorded already sent: it is kept, but nobody has to mark it (a second transaction per
+    image when, as in most deployments, nothing subscribes to `image.*`)."""
+
+    subject: str
+    body: dict[str, Any]
+    heard: bool = True
 
 
 @dataclass(frozen=True)
@@ -29,16 +38,20 @@ class Staged:
     event_id: str
     subject: str
     payload: dict[str, Any]
+    heard: bool = True  # False: recorded as sent, nobody to send it to
 
 
 def stage(publication: Publication) -> Staged:
     """Record one event in the caller's db_session: it commits, or rolls back, with it."""
-    subject, body = publication
+    subject, body, heard = publication
     occurred = now()
     event_id = f"evt_{secrets.token_hex(12)}"
     payload = {**body, "event_id": event_id, "occurred_at": occurred.isoformat() + "Z"}
-    OutboxEntry(event_id=event_id, subject=subject, payload=payload, created_at=occurred)
-    return Staged(event_id, subject, payload)
+    sent_at = None if heard else occurred
+    OutboxEntry(
+        event_id=event_id, subject=subject, payload=payload, created_at=occurred, sent_at=sent_at
+    )
+    return Staged(event_id, subject, payload, heard)
 
 
 @db_session(**RETRY)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 from actors import events
 from actors.happenings import CsvReceived
-from storage import images, jobs
+from storage import images, jobs, outbox
+from storage.sessions import now
 from tests.jobs import submit, wait_until_announced
 from tests.receiver import Receiver, poll
 from tests.recording_subscriber import seen
@@ -95,3 +97,16 @@ def test_invalid_urls_are_counted_in_the_image_metrics(worker) -> None:
     after = failures()
     assert (after[0] - before[0], after[1] - before[1]) == (2, 2)
     poll(lambda: Counter(i["subject"] for i in seen(job.id))["image.failed"] == 2)
+
+
+def test_an_event_no_subscriber_hears_is_recorded_as_sent_and_sent_nowhere(
+    pipeline, monkeypatch
+) -> None:
+    # Given a process whose subscribers match no subject (the suite's own match every one)
+    monkeypatch.setattr(events, "_routes", [])
+    # When an event is published
+    staged = outbox.record(events.publication(CsvReceived(secrets.token_hex(4))))
+    # Then it is kept, already sent: the relay has nothing to send again
+    assert not staged.heard and events.send(staged) == 0
+    later = now() + timedelta(seconds=1)
+    assert staged.event_id not in {entry.event_id for entry in outbox.unsent(later)}

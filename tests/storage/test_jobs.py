@@ -10,6 +10,7 @@ from pony.orm import db_session
 from storage import idempotency, jobs, outbox
 from storage.db import Job, OutboxEntry
 from storage.images import NewImage, Outcome, add_images, record_outcome
+from storage.outbox import Publication
 from storage.sessions import now
 from storage.webhook_attempts import (
     begin_webhook_attempt,
@@ -21,7 +22,7 @@ HOLD = 30.0  # seconds an attempt in flight is left alone
 
 
 def _event(subject: str = "image.failed"):
-    return lambda image: (subject, {"request_id": image.job_id, "image_id": image.id})
+    return lambda image: Publication(subject, {"request_id": image.job_id, "image_id": image.id})
 
 
 def _job(webhook: str | None = None) -> str:
@@ -51,7 +52,7 @@ def test_images_are_created_once_and_counted_by_slot(pipeline) -> None:
 def test_an_outcome_is_recorded_once(pipeline) -> None:
     job_id = _job()
     [image] = add_images(job_id, [NewImage("http://a/2.jpg", 2)], _event()).pending
-    event = ("image.compressed", {"request_id": job_id})
+    event = Publication("image.compressed", {"request_id": job_id})
     assert record_outcome(image.id, Outcome("ok", input_bytes=10, output_bytes=4), event)
     # A late duplicate cannot overwrite the first outcome, nor record a second event
     assert record_outcome(image.id, Outcome("failed", error="timeout: late"), event) is None
@@ -62,7 +63,7 @@ def test_an_outcome_is_recorded_once(pipeline) -> None:
 def test_a_job_ends_once_and_freezes_its_counts(pipeline) -> None:
     job_id = _job()
     add_images(job_id, [NewImage("bad", 4, "invalid_url: x")], _event())
-    announcement = lambda view: ("job.completed", {"failed_images": view.failed_images})  # noqa: E731
+    announcement = lambda view: Publication("job.completed", {"failed_images": view.failed_images})  # noqa: E731
     staged = jobs.end_job(job_id, "completed", announcement)
     ended = jobs.get_job(job_id)
     assert ended is not None and ended.completed_at is not None and ended.failed_images == 4
@@ -111,7 +112,7 @@ def test_an_attempt_interrupted_mid_post_is_made_again_not_counted_again(pipelin
 def test_an_overdue_delivery_is_claimed_once_for_the_right_attempt(pipeline) -> None:
     # Given an ended job whose attempt 1 failed and whose attempt 2 message was lost
     job_id = _job(webhook="http://127.0.0.1:9/hook")
-    jobs.end_job(job_id, "completed", lambda view: ("job.completed", {}))
+    jobs.end_job(job_id, "completed", lambda view: Publication("job.completed", {}))
     assert begin_webhook_attempt(job_id, 1, HOLD)
     record_webhook_result(job_id, 1, "pending", 500, retry_in=0)
     # When the relay looks for overdue deliveries, twice
@@ -123,13 +124,21 @@ def test_an_overdue_delivery_is_claimed_once_for_the_right_attempt(pipeline) -> 
 
 
 def test_an_event_stays_unsent_until_marked_sent(pipeline) -> None:
-    staged = outbox.record(("csv.received", {"request_id": "x"}))
+    staged = outbox.record(Publication("csv.received", {"request_id": "x"}))
     later = now() + timedelta(seconds=1)
     assert staged.event_id in {s.event_id for s in outbox.unsent(later)}
     outbox.mark_sent(staged.event_id)
     assert staged.event_id not in {s.event_id for s in outbox.unsent(later)}
     with db_session:
         assert OutboxEntry.get(event_id=staged.event_id).payload["request_id"] == "x"
+
+
+def test_an_event_nobody_hears_is_recorded_as_sent(pipeline) -> None:
+    staged = outbox.record(Publication("image.compressed", {"request_id": "x"}, heard=False))
+    later = now() + timedelta(seconds=1)
+    assert staged.event_id not in {s.event_id for s in outbox.unsent(later)}
+    with db_session:
+        assert OutboxEntry.get(event_id=staged.event_id).sent_at is not None
 
 
 def test_an_idempotency_key_keeps_its_first_response(pipeline) -> None:
