@@ -7,6 +7,7 @@ this module needs no import of it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -58,11 +59,18 @@ def refill(job_id: str, trigger: str, returned: int | None = None) -> int:
 
 
 def _send(grant: Grant, job_id: str) -> int:
-    job = jobs.get_job(job_id)
-    if job is not None:
+    options = _options_of(job_id)
+    if options is not None:
         actor = runtime.broker().get_actor(COMPRESS_ACTOR)
-        for image in images.in_index_range(job_id, grant.start, grant.end):
-            task = ImageTask(job_id, image.id, image.index, image.url, job.options)
-            actor.send(task.as_message())
+        for image_id, index, url in images.to_dispatch(job_id, grant.start, grant.end):
+            actor.send(ImageTask(job_id, image_id, index, url, options).as_message())
     runtime.current().window.sent(job_id, grant)
     return len(grant)
+
+
+@functools.lru_cache(maxsize=1024)
+def _options_of(job_id: str) -> dict[str, Any] | None:
+    # A job's options never change, and a window is refilled every few images: read once per
+    # job and process (the job's whole view would also count its images each time). Never
+    # changed by a caller: as_message copies it into each message.
+    return jobs.options_of(job_id)

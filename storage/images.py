@@ -123,11 +123,16 @@ def pending_of(job_id: str) -> list[ImageRecord]:
     return [] if job is None else pending_images(job)
 
 
-@db_session(**RETRY)
-def in_index_range(job_id: str, start: int, end: int) -> list[ImageRecord]:
-    """The job's images with index in [start, end), in index order, settled ones included."""
-    query = Image.select(lambda i: i.job.id == job_id and i.index >= start and i.index < end)
-    return [_image_record(image) for image in query.order_by(Image.index)]
+def to_dispatch(job_id: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    """(id, index, url) of the job's images with index in [start, end), in index order,
+    settled ones included. Plain SQL on the (job, index) key: it runs once per window refill."""
+    return reads.fetch(
+        'SELECT id, "index", url FROM image WHERE job = ? AND "index" >= ? AND "index" < ?'
+        ' ORDER BY "index"',
+        job_id,
+        start,
+        end,
+    )
 
 
 @db_session(**RETRY)

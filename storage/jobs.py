@@ -67,6 +67,12 @@ def create_job(
     return outbox.stage(event) if event else None
 
 
+def options_of(job_id: str) -> dict[str, Any] | None:
+    """The options a job was created with (they never change), or None for an unknown job."""
+    rows = reads.fetch("SELECT options FROM job WHERE id = ?", job_id)
+    return dict(reads.as_json(rows[0][0])) if rows else None
+
+
 def get_job(job_id: str) -> JobView | None:
     row = reads.job_row(job_id)
     return _view_of_row(row) if row else None
