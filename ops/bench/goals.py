@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ops.bench import api, fairness, latency, memory, overhead
+from ops.bench import api, fairness, latency, memory, overhead, scale
 from ops.bench import bytes as bytes_goal  # `as`: not the builtin
 from ops.bench.report import GoalResult
 from ops.bench.settings import Settings
@@ -21,5 +21,6 @@ GOALS: dict[str, Runner] = {
     "bytes": bytes_goal.run,
     "memory": memory.run,
     "api": api.run,
+    "scale": scale.run,
     "fairness": fairness.run,
 }

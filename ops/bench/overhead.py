@@ -30,7 +30,7 @@ from ops.bench.service import Service, image_csv
 from ops.bench.settings import Settings
 from ops.config import from_env
 
-GOAL = 0.90
+GOAL = 0.95  # issue 9 (issue 4 asked 0.90)
 BARE_PROCESSES = 2  # as many as the service's worker processes
 WARMUP_IMAGES = 8  # one small job first: first-request costs are not the steady state
 OPTIONS = JobOptions(format="original", quality=50)
@@ -40,15 +40,28 @@ _START_TIMEOUT_S = 120.0
 
 
 def run(settings: Settings) -> GoalResult:
-    result = GoalResult("1 overhead")
     specs = photos.mixed_set(settings.pick(48, 14))
     order = [n % len(specs) for n in range(settings.pick(400, 80))]
+    rounds = settings.pick(3, 1)
+    return compare(GoalResult("1 overhead"), settings, specs, order, rounds, GOAL, "2-8 MP")
+
+
+def compare(
+    result: GoalResult,
+    settings: Settings,
+    specs: list[photos.PhotoSpec],
+    order: list[int],
+    rounds: int,
+    goal: float,
+    kind: str,
+) -> GoalResult:
+    """The service against the bare loop on `order` (indexes into `specs`), best of `rounds`."""
     paths = photos.ensure(specs)
     megapixels = sum(specs[i].megapixels for i in order)
     result.add(
-        f"job: {len(order)} images of 2-8 MP, {len(specs)} distinct photos", megapixels, "MP"
+        f"job: {len(order)} images of {kind}, {len(specs)} distinct photos", megapixels, "MP"
     )
-    bare, service, threads = _measure(settings, paths, order, result)
+    bare, service, threads = _measure(settings, paths, order, rounds, result)
     service_rate, bare_rate = len(order) / service.seconds, len(order) / bare.seconds
     result.add(f"service, best round ({threads} threads/process)", service_rate, "images/s")
     result.add(f"bare Pillow loop, Pool({BARE_PROCESSES}), best round", bare_rate, "images/s")
@@ -62,7 +75,7 @@ def run(settings: Settings) -> GoalResult:
     basis = f"service {service_rate:.1f} img/s vs bare {bare_rate:.1f} img/s, {threads} threads"
     basis += disturbed([service.others, bare.others])
     ratio = service_rate / bare_rate
-    result.checks.append(Check("service ÷ bare images/s", ratio, "x", GOAL, True, basis))
+    result.checks.append(Check(f"service ÷ bare images/s, {kind}", ratio, "x", goal, True, basis))
     return result
 
 
@@ -77,7 +90,7 @@ class Timing:
 
 
 def _measure(
-    settings: Settings, paths: list[Path], order: list[int], result: GoalResult
+    settings: Settings, paths: list[Path], order: list[int], rounds: int, result: GoalResult
 ) -> tuple[Timing, Timing, int]:
     """Alternate bare and service rounds; the best of each, and the worker threads used."""
     bodies = [path.read_bytes() for path in paths]
@@ -91,11 +104,11 @@ def _measure(
         service.start()
         warm = [origin.serve(f"/w/{n}.jpg", bodies[n % len(bodies)]) for n in range(WARMUP_IMAGES)]
         service.run_job(image_csv(warm), JOB_TIMEOUT_S, **FIELDS)
-        for round_ in range(settings.pick(3, 1)):
+        for round_ in range(rounds):
             bare_rounds.append(bare.run(order))
             bare_rounds[-1].show(result, f"round {round_ + 1}: bare loop")
             urls = [
-                origin.serve(f"/r{round_}/{n:04d}/{paths[i].stem}.jpg", bodies[i])
+                origin.serve(f"/r{round_}/{n:06d}/{paths[i].stem}.jpg", bodies[i])
                 for n, i in enumerate(order)
             ]
             service_rounds.append(_service_round(service, urls))

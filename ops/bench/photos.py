@@ -52,6 +52,7 @@ MIXED_SIZES = (
 )
 TWO_MP = (1920, 1080)
 PRODUCT = (1000, 1000)  # a typical e-commerce product photo
+THUMBNAIL = (400, 400)  # a listing's small product photo (issue 9's catalog-scale jobs)
 TWENTY_FOUR_MP = (6000, 4000)
 
 DESCRIPTION = (
@@ -88,6 +89,10 @@ def two_mp_set(count: int) -> list[PhotoSpec]:
 
 def product_set(count: int) -> list[PhotoSpec]:
     return [PhotoSpec(f"product-{n:03d}", *PRODUCT) for n in range(count)]
+
+
+def thumbnail_set(count: int) -> list[PhotoSpec]:
+    return [PhotoSpec(f"thumb-{n:03d}", *THUMBNAIL) for n in range(count)]
 
 
 def huge_set(count: int) -> list[PhotoSpec]:
