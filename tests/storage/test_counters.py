@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 
-from storage.counters import CompletionCounter
+from storage.counters import TOUCH_EVERY_SECONDS, CompletionCounter
 
 
 def test_each_image_counts_once_and_the_last_one_sees_zero(pipeline) -> None:
@@ -38,3 +38,18 @@ def test_concurrent_counting_has_exactly_one_winner(pipeline) -> None:
     # Then 200 calls moved the counter and exactly one of them emptied it
     assert sum(r.first_time for r in results) == 200
     assert sum(r.first_time and r.job_done for r in results) == 1
+
+
+def test_progress_is_noted_at_most_once_a_second_per_job(pipeline) -> None:
+    # Given a job touched at t=100 (times are given: the counter never reads the clock)
+    counter = CompletionCounter(pipeline.client)
+    job, other = secrets.token_hex(8), secrets.token_hex(8)
+    counter.touch(job, 100.0)
+    # When its images start again within the second, and once after it
+    counter.touch(job, 100.0 + TOUCH_EVERY_SECONDS / 2)
+    assert counter.touched_at(job) == 100.0
+    counter.touch(job, 100.0 + TOUCH_EVERY_SECONDS)
+    counter.touch(other, 100.2)
+    # Then the later touch is seen, and each job has its own
+    assert counter.touched_at(job) == 100.0 + TOUCH_EVERY_SECONDS
+    assert counter.touched_at(other) == 100.2
