@@ -7,7 +7,8 @@ from typing import Any, Final
 
 FORMAT_EXTENSIONS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 # What a job may ask for, in the order the API and the CLI list them.
-REQUESTABLE_FORMATS = ("original", "auto", "jpeg", "webp", "avif", "png")
+ORIGINAL: Final = "original"
+REQUESTABLE_FORMATS = (ORIGINAL, "auto", "jpeg", "webp", "avif", "png")
 
 # `format=auto` and `quality=auto` (actors.autotune does the choosing).
 AUTO: Final = "auto"  # Final: typed Literal["auto"], as JobOptions.quality is
@@ -66,18 +67,21 @@ _PNG_METADATA = frozenset({b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"})
 
 
 def input_format(pillow_format: str | None) -> str | None:
-    """Our name for an input's format when `original` keeps it, else None (it becomes PNG)."""
+    """Our name for an input's format when `original` keeps it, else None (a legacy input)."""
     return _KEPT_INPUTS.get(pillow_format or "")
+
+
+def legacy_outputs(photograph: bool) -> tuple[str, ...]:
+    """What `original` may write for a legacy input (GIF, BMP, TIFF, PPM: no output format
+    stores them), the smallest output to be kept. PNG stores any of them faithfully, alpha and
+    palette included. An opaque photograph may also become JPEG: as PNG, a photo is 13-20 times
+    its JPEG at quality 50 (the test photos), and a JPEG-compressed TIFF several times its
+    download (issue 9: 213 kB became 1.5 MB). PNG comes first: a tie keeps the lossless one."""
+    return ("png", "jpeg") if photograph else ("png",)
 
 
 def fits(fmt: str, size: tuple[int, int]) -> bool:
     return max(size) <= MAX_SIDES[fmt]
-
-
-def output_format(requested: str, source: str | None) -> str:
-    if requested == "original":
-        return source or "png"
-    return requested
 
 
 def save_options(

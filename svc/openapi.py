@@ -66,9 +66,16 @@ def _upload_form(config: Config) -> dict[str, Any]:
                 {"type": "string", "enum": list(REQUESTABLE_FORMATS)},
                 default="original",
                 description=(
-                    "case-insensitive. `auto`: the smallest of the formats in `accept`, each at "
-                    "the quality that meets the perceptual target (`quality` must then be "
-                    "`auto` or left out); the report's `format` column says which was chosen"
+                    "case-insensitive; the report's `format` column names the output's. "
+                    "`original`: JPEG, PNG, WebP and AVIF keep their format, and an image neither "
+                    "resized nor turned is never larger than the download (its own bytes, minus "
+                    "metadata, when re-encoding would not shrink them); GIF, BMP, TIFF and PPM "
+                    "become the smaller of PNG and, for an opaque photograph (no transparency, "
+                    "more than 256 colours or 16 grey levels), JPEG at `quality`, which may still "
+                    "be larger than the download when no smaller faithful output exists (a tiny "
+                    "GIF); an animated GIF gives its first frame. `auto`: the smallest of the "
+                    "formats in `accept`, each at the quality that meets the perceptual target "
+                    "(`quality` must then be `auto` or left out)"
                 ),
             ),
             "quality": _or_blank(

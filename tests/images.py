@@ -17,6 +17,7 @@ ASSETS = Path(__file__).parent / "assets"
 PHOTO_SUFFIXES = (".jpg", ".png")
 RED = (255, 0, 0)
 EXIF_ORIENTATION = 0x0112
+PALETTE_COLOURS = 64
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/></x:xmpmeta>'
 
 
@@ -62,6 +63,30 @@ def encode(image: Image.Image, fmt: str, **save: Any) -> bytes:
     out = io.BytesIO()
     image.save(out, fmt, **save)
     return out.getvalue()
+
+
+def palette_photo(name: str, fmt: str, mode: str = "P") -> bytes:
+    """A photograph reduced to 64 dithered colours, as GIF-era product shots are, saved as
+    `fmt` in `mode`: "P" (a palette), or "RGB" (the same 64 colours in 24 bits)."""
+    with Image.open(photo_path(name)) as source:
+        image = source.convert("RGB").quantize(PALETTE_COLOURS)
+    return encode(image.convert(mode), fmt)
+
+
+def transparent_gif(name: str, hole: tuple[int, int, int, int]) -> bytes:
+    """A photograph as a 63-colour GIF whose rectangle `hole` is the transparent entry."""
+    with Image.open(photo_path(name)) as source:
+        image = source.convert("RGB").quantize(PALETTE_COLOURS - 1)
+    image.paste(PALETTE_COLOURS - 1, hole)  # the entry after the photo's own colours
+    return encode(image, "GIF", transparency=PALETTE_COLOURS - 1)
+
+
+def photo_with_hole(name: str, fmt: str, hole: tuple[int, int, int, int]) -> bytes:
+    """A photograph as RGBA, opaque but for the fully transparent rectangle `hole`."""
+    with Image.open(photo_path(name)) as source:
+        image = source.convert("RGBA")
+    image.paste((0, 0, 0, 0), hole)
+    return encode(image, fmt)
 
 
 def make_png_rgba(width: int, height: int) -> bytes:
