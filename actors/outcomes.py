@@ -24,6 +24,7 @@ def settle(job_id: str, image_id: int, index: int, outcome: images.Outcome, even
     # Counted even when the record was already there: a delivery that crashed between
     # recording and counting is finished by its redelivery.
     count(job_id, image_id, index)
+    crash_point("image.counted")
 
 
 def count(job_id: str, image_id: int, index: int) -> None:

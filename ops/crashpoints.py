@@ -16,6 +16,7 @@ from ops import config as config_module
 POINTS = frozenset(
     {
         "image.committed",  # an image's outcome committed, its event not yet published
+        "image.counted",  # an image counted and its credit returned, its message not yet acked
         "webhook.posting",  # a webhook POST sent, its answer not yet recorded
         "job.counted",  # the last image counted, finish_job not yet sent
         "job.finishing",  # finish_job wrote the CSVs, the job not yet ended

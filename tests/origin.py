@@ -3,7 +3,8 @@
 It serves files (`serve`), redirects, bare status codes, and misbehaviour a real origin can
 show: bodies that drip a byte at a time, headers that promise a body and then stall,
 Content-Length values that lie, chunked or close-delimited bodies of any size. Every request
-it receives is logged, with the client's port, so a test can tell connections apart.
+it receives is logged, with the client's port, so a test can tell connections apart, and so is
+every answer's start and end, so a test can tell how many were under way at once.
 
     with Origin() as origin:
         origin.serve("/cat.jpg", jpeg_bytes, "image/jpeg")
@@ -13,6 +14,7 @@ it receives is logged, with the client's port, so a test can tell connections ap
 from __future__ import annotations
 
 import contextlib
+import itertools
 import socket
 import ssl
 import sys
@@ -106,6 +108,8 @@ class Origin:
         self.tls = tls
         self._routes: dict[str, Route] = {}
         self._requests: list[Request] = []
+        # (path, +1) when an answer starts, (path, -1) when it ends, in the order they happened.
+        self._answer_steps: list[tuple[str, int]] = []
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -188,6 +192,20 @@ class Origin:
         """The client ports seen: one per TCP connection made to the origin."""
         return {request.connection for request in self.requests}
 
+    def answering(self, prefix: str) -> int:
+        """How many answers on paths starting with `prefix` are being written now."""
+        return next(reversed(self._answers_under_way(prefix)), 0)
+
+    def most_answering(self, prefix: str) -> int:
+        """The most answers on paths starting with `prefix` that were ever written at once."""
+        return max(self._answers_under_way(prefix), default=0)
+
+    def _answers_under_way(self, prefix: str) -> list[int]:
+        """How many answers under `prefix` were under way after each of their starts and ends."""
+        with self._lock:
+            steps = [step for path, step in self._answer_steps if path.startswith(prefix)]
+        return list(itertools.accumulate(steps))
+
     # The handler's side
 
     def _opened(self, sock: socket.socket) -> None:
@@ -202,10 +220,16 @@ class Origin:
 
     def _answer(self, handler: _Handler) -> None:
         request = _record(handler)
+        path = request.path.split("?")[0]
         with self._lock:
             self._requests.append(request)
-            route = self._routes.get(request.path.split("?")[0], Route(status=404))
-        _Responder(handler, route, self._stopping).send()
+            route = self._routes.get(path, Route(status=404))
+            self._answer_steps.append((path, 1))
+        try:
+            _Responder(handler, route, self._stopping).send()
+        finally:  # a client that went away mid-answer ends it too (the write raised)
+            with self._lock:
+                self._answer_steps.append((path, -1))
 
 
 def _record(handler: _Handler) -> Request:
