@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dramatiq
@@ -13,6 +12,7 @@ from dramatiq.middleware import CurrentMessage
 from actors import runtime
 from actors.dispatch import COMPRESS_ACTOR, ImageTask
 from actors.errors import ImageFailure, PermanentFailure, TransientFailure
+from actors.fair_pool import FairPool
 from actors.fetch import Download
 from actors.happenings import Event, ImageCompressed, ImageFailed
 from actors.imaging import FORMAT_EXTENSIONS, Compressed, compress
@@ -32,7 +32,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # buffers come and go in the same malloc arenas. When any thread compressed, buffers freed in
 # one arena were not reused by the next image on a thread of the other, and each arena kept an
 # image's worth (24 MP WebP, 16 threads: peak RSS 303 MiB, against 218 on a thread of its own).
-_compressor = ThreadPoolExecutor(config.compress_slots, thread_name_prefix="compress")
+# Jobs take turns on those threads (actors.fair_pool): a small job's image does not wait for
+# every image a large job's threads have downloaded before it.
+_compressor = FairPool(config.compress_slots, name="compress")
 
 
 def output_name(task: ImageTask, fmt: str) -> str:
@@ -90,7 +92,7 @@ def _attempt(task: ImageTask) -> tuple[Outcome, Event]:
     with download:
         try:
             options = JobOptions.from_json(task.options)
-            result = _compressor.submit(_compressed, download, options).result()
+            result = _compressor.submit(task.job_id, _compressed, download, options).result()
         except PermanentFailure as failure:  # the report still shows what was downloaded
             return _failed(task, failure, download.size)
     return _store(task, result, download.size)
