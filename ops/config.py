@@ -53,10 +53,10 @@ class Config:
     # An event or webhook attempt still unsent this long after its commit is re-sent by the
     # outbox relay: long enough that the committing process normally sent it itself.
     outbox_grace: float = 5.0
-    # Image messages a job may have in the broker at once (storage/window.py): more than the
-    # fleet's worker threads keeps them all busy; fewer keeps a small job from waiting long
-    # behind a large one (it waits behind at most this many).
-    dispatch_window: int = 64
+    # Image messages a job may have in the broker at once (storage/window.py): as many as the
+    # fleet's worker threads keeps them all busy; more makes a small job wait behind more of
+    # a large one. 32: the default worker's 2 processes x 16 threads.
+    dispatch_window: int = 32
     # Test-only: named instants at which this process SIGKILLs itself (ops/crashpoints.py).
     # Empty in production; IMGPRESS_CRASH_AT is read here like every other variable.
     crash_at: frozenset[str] = frozenset()
@@ -158,7 +158,7 @@ def from_env(env: Mapping[str, str]) -> Config:
         compress_slots=_int(env, "IMGPRESS_COMPRESS_SLOTS", 1, low=1),
         auto_target=_score(env, "IMGPRESS_AUTO_TARGET", 66.0),
         outbox_grace=_float(env, "IMGPRESS_OUTBOX_GRACE", 5.0),
-        dispatch_window=_int(env, "IMGPRESS_DISPATCH_WINDOW", 64, low=1),
+        dispatch_window=_int(env, "IMGPRESS_DISPATCH_WINDOW", 32, low=1),
         crash_at=frozenset(
             name.strip() for name in env.get("IMGPRESS_CRASH_AT", "").split(",") if name.strip()
         ),
