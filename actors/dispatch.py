@@ -7,7 +7,6 @@ this module needs no import of it.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -68,9 +67,17 @@ def _send(grant: Grant, job_id: str) -> int:
     return len(grant)
 
 
-@functools.lru_cache(maxsize=1024)
+_known_options: dict[str, dict[str, Any]] = {}
+_OPTIONS_KEPT = 1024  # jobs whose options a process remembers, before it starts over
+
+
 def _options_of(job_id: str) -> dict[str, Any] | None:
     # A job's options never change, and a window is refilled every few images: read once per
-    # job and process (the job's whole view would also count its images each time). Never
-    # changed by a caller: as_message copies it into each message.
-    return jobs.options_of(job_id)
+    # job and process (the job's whole view would also count its images each time). An
+    # unknown job is not remembered. Never changed by a caller: as_message copies it.
+    options = _known_options.get(job_id)
+    if options is None and (options := jobs.options_of(job_id)) is not None:
+        if len(_known_options) >= _OPTIONS_KEPT:
+            _known_options.clear()
+        _known_options[job_id] = options
+    return options
