@@ -26,7 +26,7 @@ lint: $(STAMP)  ## ruff, mypy and the import layers (import-linter)
 
 check: lint test
 
-bench: $(STAMP)  ## the benchmark of issue 4: figures, ratios and PASS/FAIL, also in var/bench/last.json
+bench: $(STAMP)  ## the benchmarks of issues 4 and 9: figures, ratios and PASS/FAIL, also in var/bench/last.json
 	$(BIN)/python -m ops.bench
 
 clean:
