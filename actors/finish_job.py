@@ -91,7 +91,7 @@ def recover_pending(job_id: str, pending: list[images.ImageRecord]) -> None:
 
     A message that was not lost after all finds its image settled and only counts.
     """
-    if wired.counter.restart(job_id, [image.id for image in pending]) == 0:
+    if wired.counter.restart(job_id, [image.index for image in pending]) == 0:
         finish_job.send(job_id)
     open_window(job_id, pending, reset=True)
 

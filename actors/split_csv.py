@@ -76,7 +76,7 @@ def split_csv(subject: str, event: dict[str, Any]) -> None:
             measure(image.outcome)
             events.send(staged)
     else:  # a redelivered split: the count may be older than what the rows say
-        wired.counter.restart(job_id, [image.id for image in split.pending])
+        wired.counter.restart(job_id, [image.index for image in split.pending])
     if not split.pending:
         finish_job.send(job_id)
     open_window(job_id, split.pending)
