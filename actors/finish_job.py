@@ -19,6 +19,7 @@ from ops import metrics
 from ops.crashpoints import crash_point
 from storage import images, jobs
 from storage.outbox import Publication
+from storage.split import Pending, pending_indexes, pending_of
 from storage.vocabulary import JobStatus
 
 wired = runtime.current()  # an actor module: imported after bootstrap (actors.runtime)
@@ -85,15 +86,15 @@ def fail_job(job_id: str, error: str) -> None:
     _end(job_id, JobStatus.FAILED, error)
 
 
-def recover_pending(job_id: str, pending: list[images.ImageRecord]) -> None:
+def recover_pending(job_id: str, pending: Pending) -> None:
     """Images the count forgot (Redis lost it): count them again and send them again,
     through a window started over.
 
     A message that was not lost after all finds its image settled and only counts.
     """
-    if wired.counter.restart(job_id, [image.index for image in pending]) == 0:
+    if wired.counter.restart(job_id, pending_indexes(job_id)) == 0:
         finish_job.send(job_id)
-    open_window(job_id, pending, reset=True)
+    open_window(job_id, pending.last_index, reset=True)
 
 
 @dramatiq.actor(
@@ -111,8 +112,8 @@ def finish_job(job_id: str) -> None:
     job = jobs.get_job(job_id)
     if job is None or job.status != JobStatus.PROCESSING:  # not split yet, or ended already
         return
-    pending = images.pending_of(job_id)
-    if pending:  # the count said zero, the rows say otherwise: the rows decide
+    pending = pending_of(job_id)
+    if pending.count:  # the count said zero, the rows say otherwise: the rows decide
         recover_pending(job_id, pending)
         return
     try:

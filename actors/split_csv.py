@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
@@ -14,30 +16,32 @@ from actors.happenings import ImageFailed
 from actors.intake import read_manifest
 from actors.manifest.errors import ManifestError
 from actors.manifest.reader import ManifestReader
-from actors.manifest.urls import distinct_urls
 from actors.outcomes import measure
 from actors.report import INVALID_URL_ERROR
 from storage import jobs
-from storage.images import ImageRecord, NewImage, add_images
+from storage.images import ImageRecord
 from storage.outbox import Publication
+from storage.split import NewSlot, SplitResult, add_images, pending_indexes
 
 wired = runtime.current()  # an actor module: imported after bootstrap (actors.runtime)
 
 
-def new_images(manifest: ManifestReader) -> list[NewImage]:
-    """Distinct URLs in first-appearance order, valid ones first (so the dispatch window,
-    which spans indexes up to the last pending image, sends no invalid one); each remembers
-    how many slots name it."""
-    urls = distinct_urls(manifest)
-    valid = [NewImage(url, slots) for url, slots in urls.valid.items()]
-    invalid = [NewImage(url, slots, INVALID_URL_ERROR) for url, slots in urls.invalid.items()]
-    return valid + invalid
+def new_slots(manifest: ManifestReader) -> Iterator[NewSlot]:
+    """Every slot's URL in row and position order, read afresh; invalid ones failed already."""
+    for row in manifest.rows():
+        for slot in row.slots:
+            yield NewSlot(slot.url, None if slot.valid else INVALID_URL_ERROR)
 
 
-def _plan(job_id: str) -> list[NewImage] | None:
+def _split(job_id: str) -> SplitResult | None:
+    """The job's images, created now or found; None when its CSV can no longer be read."""
     # Reading the rows can refuse the file too (a row, a limit), hence one `try` for both.
     try:
-        return new_images(read_manifest(wired.layout.input_csv(job_id)))
+        manifest = read_manifest(wired.layout.input_csv(job_id))
+        # The count exists before the job is `processing`, so a processing job without one
+        # is a job whose count Redis lost (the watchdog rebuilds it).
+        counted = functools.partial(wired.counter.start, job_id)
+        return add_images(job_id, lambda: new_slots(manifest), invalid_url_event, counted)
     except OSError as error:
         fail_job(job_id, f"the uploaded CSV could not be read: {error.strerror or error}")
     except ManifestError as error:
@@ -62,24 +66,18 @@ def split_csv(subject: str, event: dict[str, Any]) -> None:
     job = jobs.get_job(job_id)
     if job is None or job.status in jobs.FINAL_STATUSES:
         return
-    planned = _plan(job_id)
-    if planned is None:
-        return
-    # The count exists before the job is `processing`, so a processing job without one is a
-    # job whose count Redis lost (the watchdog rebuilds it).
-    wired.counter.start(job_id, sum(1 for image in planned if image.failure is None))
-    split = add_images(job_id, planned, invalid_url_event)
-    if split.already_done:
+    split = _split(job_id)
+    if split is None or split.already_done:
         return
     if split.first_time:
         for image, staged in zip(split.failed_now, split.staged, strict=True):
             measure(image.outcome)
             events.send(staged)
     else:  # a redelivered split: the count may be older than what the rows say
-        wired.counter.restart(job_id, [image.index for image in split.pending])
-    if not split.pending:
+        wired.counter.restart(job_id, pending_indexes(job_id))
+    if not split.pending.count:
         finish_job.send(job_id)
-    open_window(job_id, split.pending)
+    open_window(job_id, split.pending.last_index)
 
 
 @dramatiq.actor(

@@ -1,18 +1,17 @@
-"""Image state: a job's images, created once by the split, each settled once
+"""Image state: a job's images, created once by the split (storage/split.py), each settled once
 (pending → ok|failed) with its outcome; plain dataclasses out, Pony entities kept inside."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
-from pony.orm import db_session, flush, select
+from pony.orm import db_session, select
 
 from storage import outbox, reads
 from storage.db import Image, Job
 from storage.outbox import Publication, Staged
 from storage.sessions import RETRY, now
-from storage.vocabulary import FINAL_STATUSES, ImageStatus, JobStatus
+from storage.vocabulary import ImageStatus
 
 
 @dataclass(frozen=True)
@@ -46,52 +45,6 @@ class ImageRecord:
         return self.outcome.status
 
 
-@dataclass(frozen=True)
-class NewImage:
-    url: str
-    slots: int
-    failure: str | None = None  # already failed at split time (invalid_url)
-
-
-@dataclass(frozen=True)
-class SplitResult:
-    pending: list[ImageRecord] = field(default_factory=list)
-    failed_now: list[ImageRecord] = field(default_factory=list)  # born failed, this call only
-    staged: list[Staged] = field(default_factory=list)  # their events, committed with them
-    already_done: bool = False
-    first_time: bool = False  # this call created the images
-
-
-@db_session(**RETRY)
-def add_images(
-    job_id: str,
-    images: Iterable[NewImage],
-    failed_event: Callable[[ImageRecord], Publication],
-) -> SplitResult:
-    """Create the job's images once; a redelivered split gets back the ones still pending.
-
-    An image born failed (invalid_url) has its event recorded in the same transaction.
-    """
-    job = Job.get(id=job_id)
-    if job.status in FINAL_STATUSES:
-        return SplitResult(already_done=True)
-    if not job.images.is_empty():
-        return SplitResult(pending=pending_images(job))
-    failed = []
-    for index, new in enumerate(images):
-        status = ImageStatus.FAILED if new.failure else ImageStatus.PENDING
-        image = Image(
-            job=job, index=index, url=new.url, slots=new.slots, status=status, error=new.failure
-        )
-        if new.failure:
-            failed.append(image)
-    job.status = JobStatus.PROCESSING
-    flush()  # the images' ids, for their events, in this same transaction
-    failed_now = [_image_record(i) for i in failed]
-    staged = [outbox.stage(failed_event(record)) for record in failed_now]
-    return SplitResult(pending_images(job), failed_now, staged, first_time=True)
-
-
 def pending_images(job: Job) -> list[ImageRecord]:
     """The job's images still pending, in index order; call inside a db_session."""
     query = select(i for i in job.images if i.status == ImageStatus.PENDING)
@@ -115,12 +68,6 @@ def is_settled(image_id: int) -> bool:
     """
     rows = reads.fetch("SELECT status FROM image WHERE id = ?", image_id)
     return not rows or rows[0][0] != ImageStatus.PENDING
-
-
-@db_session(**RETRY)
-def pending_of(job_id: str) -> list[ImageRecord]:
-    job = Job.get(id=job_id)
-    return [] if job is None else pending_images(job)
 
 
 def to_dispatch(job_id: str, start: int, end: int) -> list[tuple[int, int, str]]:
