@@ -1,5 +1,5 @@
 """The split creates a job's images once, in one transaction, across every batch boundary;
-their pending indexes read back page by page, in index order."""
+their pending indexes and their outcomes read back page by page, in index order."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from storage import images, jobs
 from storage import split as split_module
-from storage.images import Outcome, images_of, record_outcome
+from storage.images import Outcome, images_of, outcomes_in_order, record_outcome
 from storage.outbox import Publication
 from storage.split import NewSlot, Pending, add_images, pending_indexes, pending_of
 
@@ -95,9 +95,10 @@ def test_a_split_that_fails_midway_leaves_nothing_and_its_redelivery_creates_eac
     assert again.pending == first.pending and len(counted) == 1
 
 
-def test_pending_indexes_read_back_page_by_page(pipeline, monkeypatch) -> None:
+def test_pending_indexes_and_outcomes_read_back_page_by_page(pipeline, monkeypatch) -> None:
     # Given a split job, every third of its first 40 images settled, and pages of 7 rows
     monkeypatch.setattr(split_module, "PENDING_PER_READ", 7)
+    monkeypatch.setattr(images, "OUTCOMES_PER_READ", 7)
     job_id = _job()
     add_images(job_id, lambda: SLOTS, _event, lambda _: None)
     made = images_of(job_id)
@@ -109,3 +110,6 @@ def test_pending_indexes_read_back_page_by_page(pipeline, monkeypatch) -> None:
     pending = [i.index for i in made if i.status == "pending" and i.index not in settled]
     assert list(pending_indexes(job_id)) == pending
     assert pending_of(job_id) == Pending(len(pending), pending[-1])
+    # And every image's outcome comes back in index order, as the entities hold it
+    expected = [(i.url, i.slots, i.outcome) for i in images_of(job_id)]
+    assert list(outcomes_in_order(job_id)) == expected
