@@ -91,7 +91,9 @@ def add_images(
     counted(pending.count)
     failed_now = _failed_images(job_id)
     staged = [outbox.stage(failed_event(record)) for record in failed_now]
-    job.status = JobStatus.PROCESSING
+    # The running counts start here; each image's settlement adds to them (storage/images.py).
+    failed = sum(record.slots for record in failed_now)
+    job.set(status=JobStatus.PROCESSING, processed_images=0, failed_images=failed)
     return SplitResult(pending, failed_now, staged, first_time=True)
 
 

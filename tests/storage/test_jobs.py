@@ -85,6 +85,54 @@ def test_a_job_ends_once_and_freezes_its_counts(pipeline) -> None:
     assert view is not None and (view.status, view.error) == ("completed", None)
 
 
+def _counts(job_id: str) -> tuple[int | None, int | None]:
+    with db_session:
+        job = Job[job_id]
+        return job.processed_images, job.failed_images
+
+
+def test_a_running_job_keeps_its_counts_in_its_row_and_they_freeze_when_it_ends(
+    pipeline,
+) -> None:
+    # Given a split job: a URL in two slots, another in one, an invalid one
+    job_id = _job()
+    slots = [NewSlot("http://a/1.jpg")] * 2 + [NewSlot("http://a/2.jpg"), NewSlot("x", "bad")]
+    _split(job_id, slots)
+    one, two, _ = images_of(job_id)
+    assert _counts(job_id) == (0, 1)
+    # When its images settle, one of them twice (a redelivery)
+    event = Publication("image.compressed", {"request_id": job_id})
+    record_outcome(one.id, Outcome("ok"), event)
+    record_outcome(one.id, Outcome("ok"), event)
+    assert _counts(job_id) == (2, 1)
+    record_outcome(two.id, Outcome("failed", error="timeout: slow"), event)
+    # Then the row holds what counting the images says, and the view shows it
+    assert _counts(job_id) == (2, 2)
+    view = jobs.get_job(job_id)
+    assert view is not None and (view.processed_images, view.failed_images) == (2, 2)
+    # And once the job ended, its counts no longer move
+    jobs.end_job(job_id, "failed", lambda view: Publication("job.failed", {}), "storage broke")
+    with db_session:
+        late = Job[job_id].images.select(lambda i: i.url == "x").first()
+        late.status = "pending"  # as an image left pending by a job that failed
+    record_outcome(late.id, Outcome("ok"), event)
+    assert _counts(job_id) == (2, 2)
+
+
+def test_a_job_split_by_an_earlier_build_is_counted_from_its_images(pipeline) -> None:
+    # Given a running job whose row holds no counts (split before the rows kept them)
+    job_id = _job()
+    _split(job_id, [NewSlot("http://a/1.jpg")] * 3 + [NewSlot("x", "bad")])
+    with db_session:
+        Job[job_id].set(processed_images=None, failed_images=None)
+    [image, _] = images_of(job_id)
+    record_outcome(image.id, Outcome("ok"), Publication("image.compressed", {}))
+    # Then its view counts its images, and its row still holds none
+    view = jobs.get_job(job_id)
+    assert view is not None and (view.processed_images, view.failed_images) == (3, 1)
+    assert _counts(job_id) == (None, None)
+
+
 def test_webhook_attempts_are_counted_once_each(pipeline) -> None:
     job_id = _job(webhook="http://127.0.0.1:9/hook")
     assert begin_webhook_attempt(job_id, 1, HOLD)
