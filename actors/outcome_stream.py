@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from actors.manifest.rows import Slot
 from actors.report import INVALID, MISSING, ImageOutcome
 
 
-@dataclass(frozen=True, slots=True)
-class ImageResult:
+class ImageResult(NamedTuple):
     """One image as the database holds it: its URL, how many slots name it, its outcome."""
 
     url: str

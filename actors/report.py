@@ -30,9 +30,8 @@ import csv
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, NamedTuple, Protocol
 
 from actors.manifest.reader import ManifestReader
 from actors.manifest.rows import Row, Slot
@@ -64,9 +63,9 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
-@dataclass(frozen=True)
-class ImageOutcome:
-    """The result for one distinct URL, shared by every slot that names it."""
+class ImageOutcome(NamedTuple):
+    """The result for one distinct URL, shared by every slot that names it (a NamedTuple,
+    as the outcome it is made from)."""
 
     status: ImageStatus  # ok | failed
     output_url: str | None = None

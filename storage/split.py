@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import NamedTuple
 
 from pony.orm import db_session
 
@@ -42,8 +43,7 @@ _IMAGES_FROM_SLOTS = (
 )
 
 
-@dataclass(frozen=True)
-class NewSlot:
+class NewSlot(NamedTuple):
     """One URL position of the CSV, in row and position order."""
 
     url: str
