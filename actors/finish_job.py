@@ -19,7 +19,7 @@ from ops import metrics
 from ops.crashpoints import crash_point
 from storage import images, jobs
 from storage.outbox import Publication
-from storage.split import Pending, pending_indexes, pending_of
+from storage.pending import Pending, all_created, pending_indexes, pending_of
 from storage.vocabulary import JobStatus
 
 wired = runtime.current()  # an actor module: imported after bootstrap (actors.runtime)
@@ -122,6 +122,8 @@ def finish_job(job_id: str) -> None:
     # that was killed would only hold up its redelivery.
     job = jobs.get_job(job_id)
     if job is None or job.status != JobStatus.PROCESSING:  # not split yet, or ended already
+        return
+    if not all_created(job_id, job.total_images):  # the split is still at it: it sends this
         return
     pending = pending_of(job_id)
     if pending.count:  # the count said zero, the rows say otherwise: the rows decide

@@ -24,8 +24,8 @@ from actors.timer import PeriodicThread
 from ops.config import Config
 from storage import jobs
 from storage.images import Outcome
+from storage.pending import pending_of
 from storage.sessions import now
-from storage.split import pending_of
 from storage.stalled import Stalled, processing_jobs, stalled_jobs
 from storage.vocabulary import FailureReason, ImageStatus, JobStatus
 
@@ -80,6 +80,8 @@ def sweep(deadline: float | None = None) -> int:
             fail_job(
                 job.job_id, f"the job never started: its CSV was not split within {deadline:g} s"
             )
+        elif not job.all_created:  # finish_job waits for the split, which is gone
+            fail_job(job.job_id, f"its CSV was not split to its end within {deadline:g} s")
         else:
             _give_up_images(job, deadline)
     return len(stalled)

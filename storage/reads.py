@@ -58,6 +58,12 @@ def in_pages(sql: str, *params: Any, size: int) -> Iterator[tuple[Any, ...]]:
         after = page[-1][0]
 
 
+def scalar_in_session(sql: str, *params: Any) -> int:
+    """The one number a query of the caller's db_session answers; 0 for NULL."""
+    [(value,)] = in_session(sql, *params).fetchall()
+    return int(value or 0)
+
+
 def in_session(sql: str, *params: Any) -> Any:
     """Run one statement in the caller's db_session, inside its transaction, with `?`
     placeholders on SQLite and PostgreSQL alike; the DB-API cursor, for its rows."""

@@ -11,8 +11,9 @@ from storage import idempotency, jobs, outbox
 from storage.db import Job, OutboxEntry
 from storage.images import Outcome, images_of, record_outcome
 from storage.outbox import Publication
+from storage.pending import Pending
 from storage.sessions import now
-from storage.split import NewSlot, Pending, SplitResult, add_images
+from storage.split import NewSlot, SplitResult, add_images
 from storage.webhook_attempts import (
     begin_webhook_attempt,
     claim_due_attempts,
