@@ -31,14 +31,14 @@ class ImageTask:
         return asdict(self)
 
 
-def open_window(job_id: str, pending: list[images.ImageRecord], *, reset: bool = False) -> int:
+def open_window(job_id: str, last_pending: int | None, *, reset: bool = False) -> int:
     """Open (or, after a loss, start over) the job's window and fill it; how many were sent.
 
-    The window spans indexes up to the last pending image: the split numbers valid images
-    first, so every image that needs sending is inside it.
+    The window spans indexes up to the last pending image's (None: none is pending): the
+    split numbers valid images first, so every image that needs sending is inside it.
     """
     window = runtime.current().window
-    size = pending[-1].index + 1 if pending else 0
+    size = 0 if last_pending is None else last_pending + 1
     if reset:
         window.reset(job_id, size)
     else:

@@ -30,7 +30,7 @@ def settle(job_id: str, image_id: int, index: int, outcome: images.Outcome, even
 def count(job_id: str, image_id: int, index: int) -> None:
     """Count one image and return its credit (both idempotent); when none remain, hand the
     job to finish_job, else send the job's next images."""
-    if runtime.current().counter.count(job_id, image_id).job_done:
+    if runtime.current().counter.count(job_id, index).job_done:
         crash_point("job.counted")
         finish_job.send(job_id)
     else:

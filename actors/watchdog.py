@@ -22,8 +22,9 @@ from actors.happenings import ImageFailed
 from actors.outcomes import settle
 from actors.timer import PeriodicThread
 from ops.config import Config
-from storage import images, jobs
+from storage import jobs
 from storage.images import Outcome
+from storage.pending import pending_of
 from storage.sessions import now
 from storage.stalled import Stalled, processing_jobs, stalled_jobs
 from storage.vocabulary import FailureReason, ImageStatus, JobStatus
@@ -59,7 +60,7 @@ def recover_lost_counts() -> int:
         if job is None or job.status != JobStatus.PROCESSING:
             continue
         log.warning("job %s lost its count in Redis: rebuilding it from the database", job_id)
-        recover_pending(job_id, images.pending_of(job_id))
+        recover_pending(job_id, pending_of(job_id))
         recovered += 1
     return recovered
 
@@ -79,6 +80,8 @@ def sweep(deadline: float | None = None) -> int:
             fail_job(
                 job.job_id, f"the job never started: its CSV was not split within {deadline:g} s"
             )
+        elif not job.all_created:  # finish_job waits for the split, which is gone
+            fail_job(job.job_id, f"its CSV was not split to its end within {deadline:g} s")
         else:
             _give_up_images(job, deadline)
     return len(stalled)

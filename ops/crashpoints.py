@@ -15,6 +15,7 @@ from ops import config as config_module
 # Every instant the code can stop at, so a test naming an unknown one fails at once.
 POINTS = frozenset(
     {
+        "split.head",  # a large CSV's first images committed and sent, the rest not split
         "image.committed",  # an image's outcome committed, its event not yet published
         "image.counted",  # an image counted and its credit returned, its message not yet acked
         "webhook.posting",  # a webhook POST sent, its answer not yet recorded

@@ -51,8 +51,8 @@ def _export(runtime: Runtime, job_id: str, out: Path, stem: str) -> tuple[Path, 
     """Copy the images under OUT/images and write CSVs that name them relative to OUT."""
     from actors.finish_job import write_outputs  # an actor module: only once wired
 
-    for image in images.images_of(job_id):
-        if relative := image.outcome.output_path:
+    for _, _, outcome in images.outcomes_in_order(job_id):
+        if relative := outcome.output_path:
             target = out / "images" / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(runtime.layout.image(relative), target)

@@ -42,7 +42,10 @@ class Job(Entity):
     options = Required(Json)
     total_images = Required(int)  # URL slots, duplicates counted
     skipped_rows = Required(Json)
-    processed_images = Optional(int, nullable=True)  # frozen when the job ends
+    # Slots done so far: set by the split, added to by each image's settlement in its own
+    # commit, counted again from the images and frozen when the job ends. NULL: a job not
+    # split yet (or split by an earlier build), whose images are counted when asked.
+    processed_images = Optional(int, nullable=True)
     failed_images = Optional(int, nullable=True)
     announced = Required(bool, default=False)  # its job.completed/failed event is recorded
     webhook_url = Optional(str, nullable=True)

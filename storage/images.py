@@ -1,23 +1,24 @@
-"""Image state: a job's images, created once by the split, each settled once
+"""Image state: a job's images, created once by the split (storage/split.py), each settled once
 (pending → ok|failed) with its outcome; plain dataclasses out, Pony entities kept inside."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
 
-from pony.orm import db_session, flush, select
+from pony.orm import db_session, select
 
 from storage import outbox, reads
 from storage.db import Image, Job, db
 from storage.outbox import Publication, Staged
 from storage.sessions import RETRY, now
-from storage.vocabulary import FINAL_STATUSES, ImageStatus, JobStatus
+from storage.vocabulary import ImageStatus, JobStatus
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one image: written by the compress step, read by the report."""
+class Outcome(NamedTuple):
+    """What became of one image: written by the compress step, read by the report. A
+    NamedTuple: a finish makes one per image (a frozen dataclass cost four times as much)."""
 
     status: ImageStatus
     error: str | None = None
@@ -29,7 +30,10 @@ class Outcome:
     output_path: str | None = None
 
 
-_OUTCOME_FIELDS = tuple(f.name for f in fields(Outcome))
+_OUTCOME_FIELDS = Outcome._fields
+_COUNT_COLUMNS = {ImageStatus.OK: "processed_images", ImageStatus.FAILED: "failed_images"}
+_OUTCOME_COLUMNS = ", ".join(f'"{name}"' for name in _OUTCOME_FIELDS)  # status first
+OUTCOMES_PER_READ = 1_000
 
 
 @dataclass(frozen=True)
@@ -44,52 +48,6 @@ class ImageRecord:
     @property
     def status(self) -> ImageStatus:
         return self.outcome.status
-
-
-@dataclass(frozen=True)
-class NewImage:
-    url: str
-    slots: int
-    failure: str | None = None  # already failed at split time (invalid_url)
-
-
-@dataclass(frozen=True)
-class SplitResult:
-    pending: list[ImageRecord] = field(default_factory=list)
-    failed_now: list[ImageRecord] = field(default_factory=list)  # born failed, this call only
-    staged: list[Staged] = field(default_factory=list)  # their events, committed with them
-    already_done: bool = False
-    first_time: bool = False  # this call created the images
-
-
-@db_session(**RETRY)
-def add_images(
-    job_id: str,
-    images: Iterable[NewImage],
-    failed_event: Callable[[ImageRecord], Publication],
-) -> SplitResult:
-    """Create the job's images once; a redelivered split gets back the ones still pending.
-
-    An image born failed (invalid_url) has its event recorded in the same transaction.
-    """
-    job = Job.get(id=job_id)
-    if job.status in FINAL_STATUSES:
-        return SplitResult(already_done=True)
-    if not job.images.is_empty():
-        return SplitResult(pending=pending_images(job))
-    failed = []
-    for index, new in enumerate(images):
-        status = ImageStatus.FAILED if new.failure else ImageStatus.PENDING
-        image = Image(
-            job=job, index=index, url=new.url, slots=new.slots, status=status, error=new.failure
-        )
-        if new.failure:
-            failed.append(image)
-    job.status = JobStatus.PROCESSING
-    flush()  # the images' ids, for their events, in this same transaction
-    failed_now = [_image_record(i) for i in failed]
-    staged = [outbox.stage(failed_event(record)) for record in failed_now]
-    return SplitResult(pending_images(job), failed_now, staged, first_time=True)
 
 
 def pending_images(job: Job) -> list[ImageRecord]:
@@ -115,7 +73,24 @@ def record_outcome(image_id: int, outcome: Outcome, event: Publication) -> Stage
     values["status"] = ImageStatus(outcome.status).value  # text, whatever the caller passed
     if db.execute(_SETTLE, values).rowcount != 1:  # the names of `$name` in _SETTLE
         return None
+    [(job_id, slots)] = reads.in_session("SELECT job, slots FROM image WHERE id = ?", image_id)
+    add_to_job_counts(job_id, ImageStatus(outcome.status), slots)
     return outbox.stage(event)
+
+
+def add_to_job_counts(job_id: str, status: ImageStatus, slots: int) -> None:
+    """Keep the running job's counts in the caller's commit, so `/status` reads one row
+    instead of counting the job's images (15 ms for 100,000 of them). A NULL count (a job
+    split by an earlier build) stays NULL and is counted; an ended job's counts are frozen."""
+    if not slots:
+        return
+    column = _COUNT_COLUMNS[status]
+    reads.in_session(
+        f"UPDATE job SET {column} = {column} + ? WHERE id = ? AND status = ?",
+        slots,
+        job_id,
+        JobStatus.PROCESSING,
+    )
 
 
 def is_settled(image_id: int) -> bool:
@@ -125,12 +100,6 @@ def is_settled(image_id: int) -> bool:
     """
     rows = reads.fetch("SELECT status FROM image WHERE id = ?", image_id)
     return not rows or rows[0][0] != ImageStatus.PENDING
-
-
-@db_session(**RETRY)
-def pending_of(job_id: str) -> list[ImageRecord]:
-    job = Job.get(id=job_id)
-    return [] if job is None else pending_images(job)
 
 
 def to_dispatch(job_id: str, start: int, end: int) -> list[tuple[int, int, str]]:
@@ -143,6 +112,19 @@ def to_dispatch(job_id: str, start: int, end: int) -> list[tuple[int, int, str]]
         start,
         end,
     )
+
+
+def outcomes_in_order(job_id: str) -> Iterator[tuple[str, int, Outcome]]:
+    """Each image's URL, slots and outcome, in index order, read a page at a time in plain
+    SQL on the (job, index) key: a finish reads a job's every image, twice."""
+    rows = reads.in_pages(
+        f'SELECT "index", url, slots, {_OUTCOME_COLUMNS} FROM image'
+        ' WHERE job = ? AND "index" > ? ORDER BY "index" LIMIT ?',
+        job_id,
+        size=OUTCOMES_PER_READ,
+    )
+    for _, url, slots, status, *facts in rows:
+        yield url, slots, Outcome(ImageStatus(status), *facts)
 
 
 @db_session(**RETRY)

@@ -5,6 +5,7 @@ Pony's connection ~25 µs (most of it the db_session around it), and through a r
 connection of the thread's own ~5 µs. So this one read skips the entity layer, and on SQLite
 Pony too; on PostgreSQL it runs inside a db_session on Pony's connection.
 Values come back as each driver gives them (SQLite: text; psycopg2: datetimes, parsed JSON).
+`in_session` runs plain SQL inside a caller's transaction, for writes of many rows at once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -44,9 +46,30 @@ def fetch(sql: str, *params: Any) -> list[tuple[Any, ...]]:
     if storage_db.sqlite_file is not None:
         return _sqlite_connection(storage_db.sqlite_file).execute(sql, params).fetchall()
     with db_session:
-        cursor = db.get_connection().cursor()
-        cursor.execute(sql.replace("?", "%s"), params)
-        return list(cursor.fetchall())
+        return list(in_session(sql, *params).fetchall())
+
+
+def in_pages(sql: str, *params: Any, size: int) -> Iterator[tuple[Any, ...]]:
+    """Every row of a keyset query, `size` at a time: `sql` ends in `> ? ORDER BY <key>
+    LIMIT ?` and selects the key first, so each page starts after the last one's key."""
+    after: Any = -1
+    while page := fetch(sql, *params, after, size):
+        yield from page
+        after = page[-1][0]
+
+
+def scalar_in_session(sql: str, *params: Any) -> int:
+    """The one number a query of the caller's db_session answers; 0 for NULL."""
+    [(value,)] = in_session(sql, *params).fetchall()
+    return int(value or 0)
+
+
+def in_session(sql: str, *params: Any) -> Any:
+    """Run one statement in the caller's db_session, inside its transaction, with `?`
+    placeholders on SQLite and PostgreSQL alike; the DB-API cursor, for its rows."""
+    cursor = db.get_connection().cursor()
+    cursor.execute(sql if storage_db.sqlite_file is not None else sql.replace("?", "%s"), params)
+    return cursor
 
 
 JOB_COLUMNS = tuple(_COLUMNS.replace(" ", "").split(","))

@@ -9,6 +9,7 @@ from pony.orm import db_session, select
 
 from storage.db import Job
 from storage.images import ImageRecord, pending_images
+from storage.pending import slots_created
 from storage.sessions import RETRY
 from storage.vocabulary import JobStatus
 
@@ -18,6 +19,7 @@ class Stalled:
     job_id: str
     status: JobStatus  # pending: never split; processing: images stopped moving
     pending_images: list[ImageRecord]
+    all_created: bool = True  # False: its split stopped between its two commits
 
 
 @db_session(**RETRY)
@@ -29,6 +31,7 @@ def stalled_jobs(quiet_since: datetime) -> list[Stalled]:
             job.id,
             JobStatus(job.status),
             pending_images(job) if job.status == JobStatus.PROCESSING else [],
+            slots_created(job.id) == job.total_images,
         )
         for job in unfinished.order_by(Job.created_at)
         if job.created_at < quiet_since and _last_progress(job) < quiet_since

@@ -50,6 +50,14 @@ return {0, cursor, cursor + take}
 """
 
 
+# KEYS: size. ARGV: images, ttl. Never narrower: a redelivered split must not shrink it.
+_WIDEN = """
+if tonumber(redis.call('GET', KEYS[1]) or '-1') < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+"""
+
+
 @dataclass(frozen=True)
 class Grant:
     """Image indexes [start, end) to send for `trigger`; `lost`: Redis forgot the window."""
@@ -72,6 +80,7 @@ class DispatchWindow:
         self.batch = max(1, min(batch or size // 8, size))
         self._client = client
         self._refill = client.register_script(_REFILL)
+        self._widen = client.register_script(_WIDEN)
 
     @staticmethod
     def _keys(job_id: str) -> list[str]:
@@ -79,8 +88,10 @@ class DispatchWindow:
         return [f"{base}:inflight", f"{base}:cursor", f"{base}:grants", f"{base}:size"]
 
     def open(self, job_id: str, images: int) -> None:
-        """Note how many images the job dispatches (indexes 0 .. images-1), once."""
-        self._client.set(self._keys(job_id)[3], images, nx=True, ex=_TTL_SECONDS)
+        """Note how many images the job dispatches (indexes 0 .. images-1), or more than
+        noted before: a large CSV's split opens the window on its first images, then widens
+        it to all of them."""
+        self._widen(keys=[self._keys(job_id)[3]], args=[images, _TTL_SECONDS])
 
     def reset(self, job_id: str, images: int) -> None:
         """Start the window over (after Redis lost it): every pending image is sent again."""

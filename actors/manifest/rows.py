@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -18,16 +17,19 @@ NO_PRODUCT = "no product name"
 NO_URL = "no URL"
 
 _BAD_URL_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
-# The common shape (scheme, plain host name, then a path, query or fragment) is accepted
-# without urlsplit, which costs several times more and would dominate a large file.
+# The common shape (scheme, plain host name, a port, then a path, query or fragment) is
+# accepted without urlsplit, which costs ten times more (11 µs a URL) and was most of the
+# split's and the report's time on a 100,000-image file whose URLs name a port.
 _PLAIN_URL = re.compile(
-    r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?:[/?#][^\s\x00-\x1f\x7f]*)?", re.IGNORECASE
+    r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::([0-9]{1,5}))?(?:[/?#][^\s\x00-\x1f\x7f]*)?",
+    re.IGNORECASE,
 )
+_MAX_PORT = 65535
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
-    """One URL position of a valid row: one image of the job."""
+class Slot(NamedTuple):
+    """One URL position of a valid row: one image of the job. A NamedTuple, as Row is: the
+    split and the finish make one per slot (a frozen dataclass cost three times as much)."""
 
     row: int
     position: int
@@ -59,7 +61,8 @@ class Row(NamedTuple):
 
 def is_fetchable_url(url: str) -> bool:
     """True for an absolute http(s) URL with a host and nothing a request line cannot carry."""
-    if _PLAIN_URL.fullmatch(url):
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain and (plain[1] is None or 0 < int(plain[1]) <= _MAX_PORT):
         return True
     if not url or _BAD_URL_CHARS.search(url):
         return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections import Counter
 
@@ -9,8 +10,9 @@ from actors.compress_image import compress_image
 from actors.dispatch import ImageTask
 from actors.intake import read_manifest, summarise
 from actors.runtime import current
-from actors.split_csv import invalid_url_event, new_images
+from actors.split_csv import invalid_url_event, new_slots
 from storage import images, jobs
+from storage.split import add_images
 from tests.jobs import DEFAULT_OPTIONS, submit, wait_until_announced
 from tests.receiver import poll
 from tests.recording_subscriber import seen
@@ -23,9 +25,11 @@ def _split_by_hand(csv_text: str) -> tuple[str, list[ImageTask]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(csv_text)
     jobs.create_job(job_id, DEFAULT_OPTIONS, summarise(path).total_slots, [], None)
-    split = images.add_images(job_id, new_images(read_manifest(path)), invalid_url_event)
-    current().counter.start(job_id, len(split.pending))
-    tasks = [ImageTask(job_id, i.id, i.index, i.url, DEFAULT_OPTIONS) for i in split.pending]
+    manifest = read_manifest(path)
+    counter = functools.partial(current().counter.start, job_id)
+    split = add_images(job_id, lambda: new_slots(manifest), invalid_url_event, counter)
+    pending = images.to_dispatch(job_id, 0, split.pending.count)
+    tasks = [ImageTask(job_id, id, index, url, DEFAULT_OPTIONS) for id, index, url in pending]
     return job_id, tasks
 
 

@@ -16,7 +16,6 @@ from actors.manifest.header import Columns
 from actors.manifest.reader import ManifestReader, open_manifest
 from actors.manifest.rows import NO_PRODUCT, NO_URL, Row, Slot, is_fetchable_url
 from actors.manifest.summary import summarise, summarise_file
-from actors.manifest.urls import DistinctUrls, distinct_urls
 
 SEED_SAMPLE = (
     "S. No, Product Name, Input URLs\n"
@@ -54,10 +53,6 @@ def urls(rows: list[Row]) -> list[str]:
 
 def roles(columns: Columns) -> tuple[int | None, int, int]:
     return columns.serial, columns.product, columns.url
-
-
-def distinct(text: str) -> DistinctUrls:
-    return distinct_urls(reader(text))
 
 
 # --- the seed's sample -----------------------------------------------------------------------
@@ -345,6 +340,8 @@ def test_short_and_long_rows_are_tolerated_and_cells_kept_as_read() -> None:
         "https:x.test/a.jpg",
         "http://x.test:abc/a.jpg",
         "http://x.test:0/a.jpg",
+        "http://127.0.0.1:65536/a.jpg",
+        "http://x.test:99999",
         "http://[::1/a.jpg",
         "http://x.test/a\x01.jpg",
         "",
@@ -362,6 +359,10 @@ def test_urls_that_are_not_absolute_http_are_not_fetchable(url: str) -> None:
         "https://example.com",
         "https://x.test/a.jpg?w=1&h=2#top",
         "http://127.0.0.1:8000/a.png",
+        "http://127.0.0.1:65535",
+        "https://x.test:443?w=1",
+        "http://x.test:080/a.jpg",
+        "http://x.test:/a.jpg",
         "https://user:pw@x.test/a.jpg",
         "https://[::1]:8443/a.jpg",
         "https://例え.jp/画像.jpg",
@@ -386,25 +387,25 @@ def test_invalid_urls_are_slots_that_fail_and_do_not_skip_the_row() -> None:
         ("javascript:alert(1)", False),
     ]
     assert rows[0].skip_reason is None
-    assert distinct(text) == DistinctUrls(
-        {"https://x.test/b.jpg": 1},
-        {"ftp://x.test/a.jpg": 1, "/c.jpg": 1, "javascript:alert(1)": 1},
-    )
 
 
-def test_duplicate_urls_count_in_every_slot_but_once_in_distinct_urls() -> None:
+def test_duplicate_urls_count_in_every_slot() -> None:
     # Given a URL twice in one row and again in another, and a repeated invalid URL
     text = (
         "Product,URLs\n"
         'A,"https://x.test/2.jpg https://x.test/1.jpg https://x.test/2.jpg"\n'
         'B,"ftp://x.test/z https://x.test/1.jpg ftp://x.test/z"\n'
     )
-    # Then each slot is an image, and each distinct URL appears once, in first-seen order,
-    # with the number of slots that name it
-    assert len(slots(parse(text)[1])) == 6
-    found = distinct(text)
-    assert list(found.valid.items()) == [("https://x.test/2.jpg", 2), ("https://x.test/1.jpg", 2)]
-    assert list(found.invalid.items()) == [("ftp://x.test/z", 2)]
+    # Then each slot is an image (the split makes one image of each distinct URL:
+    # tests/storage/test_split.py)
+    assert urls(parse(text)[1]) == [
+        "https://x.test/2.jpg",
+        "https://x.test/1.jpg",
+        "https://x.test/2.jpg",
+        "ftp://x.test/z",
+        "https://x.test/1.jpg",
+        "ftp://x.test/z",
+    ]
 
 
 # --- refusals --------------------------------------------------------------------------------

@@ -5,26 +5,28 @@ from __future__ import annotations
 import csv
 import io
 import tracemalloc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
 from actors.manifest.reader import ManifestReader, open_manifest
-from actors.manifest.urls import distinct_urls
+from actors.manifest.rows import Slot
 from actors.report import (
     INVALID_URL_ERROR,
     NO_OUTCOME_ERROR,
     OUTPUT_COLUMN,
     REPORT_HEADER,
+    ByUrl,
     ImageOutcome,
+    SlotOutcomes,
     neutralise_formula,
     write_output_csv,
     write_report,
 )
 
 NOT_FOUND = "not_found: the origin answered 404"
-Writer = Callable[[ManifestReader, Mapping[str, ImageOutcome], Path], None]
+Writer = Callable[[ManifestReader, SlotOutcomes, Path], None]
 
 
 def manifest_of(text: str, max_rows: int = 100) -> ManifestReader:
@@ -42,6 +44,10 @@ def failed(error: str = NOT_FOUND) -> ImageOutcome:
     return ImageOutcome("failed", None, error, None, None, None, None, None)
 
 
+def valid_urls(manifest: ManifestReader) -> list[str]:
+    return [slot.url for row in manifest.rows() for slot in row.slots if slot.valid]
+
+
 def read_csv(path: Path, delimiter: str = ",") -> list[list[str]]:
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.reader(handle, delimiter=delimiter))
@@ -50,7 +56,7 @@ def read_csv(path: Path, delimiter: str = ",") -> list[list[str]]:
 def report_of(
     manifest: ManifestReader, outcomes: Mapping[str, ImageOutcome], tmp: Path
 ) -> list[dict[str, str]]:
-    write_report(manifest, outcomes, tmp / "report.csv")
+    write_report(manifest, ByUrl(outcomes), tmp / "report.csv")
     with (tmp / "report.csv").open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 
@@ -68,9 +74,9 @@ SAMPLE = (
 def test_output_csv_keeps_the_input_columns_and_adds_the_output_urls(tmp_path: Path) -> None:
     # Given the seed's sample, every image compressed
     manifest = manifest_of(SAMPLE)
-    outcomes = {url: ok(url.rsplit("/", 1)[1]) for url in distinct_urls(manifest).valid}
+    outcomes = {url: ok(url.rsplit("/", 1)[1]) for url in valid_urls(manifest)}
     # When the output CSV is written
-    write_output_csv(manifest, outcomes, tmp_path / "out.csv")
+    write_output_csv(manifest, ByUrl(outcomes), tmp_path / "out.csv")
     # Then the trimmed header, the cells and the output URLs in input order are there
     assert read_csv(tmp_path / "out.csv") == [
         ["S. No", "Product Name", "Input URLs", OUTPUT_COLUMN],
@@ -86,7 +92,7 @@ def test_output_csv_keeps_the_input_columns_and_adds_the_output_urls(tmp_path: P
 
 def test_output_csv_is_utf8_without_bom_in_crlf(tmp_path: Path) -> None:
     manifest = manifest_of("Product,URL\nCafé,https://x.test/1.jpg\n")
-    write_output_csv(manifest, {"https://x.test/1.jpg": ok("1.jpg")}, tmp_path / "out.csv")
+    write_output_csv(manifest, ByUrl({"https://x.test/1.jpg": ok("1.jpg")}), tmp_path / "out.csv")
     assert (tmp_path / "out.csv").read_bytes() == (
         "Product,URL,Output Image Urls\r\nCafé,https://x.test/1.jpg,https://out.test/1.jpg\r\n"
     ).encode()
@@ -100,7 +106,7 @@ def test_output_csv_uses_the_input_delimiter(tmp_path: Path, delimiter: str) -> 
     manifest = manifest_of(f"{header}\n{row}\n")
     outcomes = {"https://x.test/1.jpg": ok("1.jpg"), "https://x.test/2.jpg": ok("2.jpg")}
     # When the output CSV is written
-    write_output_csv(manifest, outcomes, tmp_path / "out.csv")
+    write_output_csv(manifest, ByUrl(outcomes), tmp_path / "out.csv")
     # Then the same delimiter separates the columns, and the first line shows it
     first_line = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[0]
     assert first_line == delimiter.join(["Name", "URLs", "Note", OUTPUT_COLUMN])
@@ -126,7 +132,7 @@ def test_a_failed_invalid_or_unknown_image_leaves_its_slot_empty(tmp_path: Path)
         "https://x.test/5": ok("5.jpg"),
     }
     # When the output CSV is written
-    write_output_csv(manifest, outcomes, tmp_path / "out.csv")
+    write_output_csv(manifest, ByUrl(outcomes), tmp_path / "out.csv")
     # Then the positions still correspond
     assert (
         read_csv(tmp_path / "out.csv")[1][-1] == "https://out.test/1.jpg,,,,https://out.test/5.jpg"
@@ -138,7 +144,7 @@ def test_skipped_rows_are_kept_in_place_with_an_empty_output(tmp_path: Path) -> 
         "Product,URL\nA,https://x.test/a\n,https://x.test/x\nB,\nC,https://x.test/c\n"
     )
     outcomes = {"https://x.test/a": ok("a"), "https://x.test/c": ok("c")}
-    write_output_csv(manifest, outcomes, tmp_path / "out.csv")
+    write_output_csv(manifest, ByUrl(outcomes), tmp_path / "out.csv")
     assert read_csv(tmp_path / "out.csv")[1:] == [
         ["A", "https://x.test/a", "https://out.test/a"],
         ["", "https://x.test/x", ""],
@@ -152,7 +158,7 @@ def test_short_rows_are_padded_and_cells_written_as_read(tmp_path: Path) -> None
     manifest = manifest_of(
         'S. No,Product,URL,Note\n1,"Shoe, red\nsize 9 ",https://x.test/1\n2,Hat \n'
     )
-    write_output_csv(manifest, {"https://x.test/1": ok("1")}, tmp_path / "out.csv")
+    write_output_csv(manifest, ByUrl({"https://x.test/1": ok("1")}), tmp_path / "out.csv")
     # Then every row reaches the output column, and cells are unchanged
     assert read_csv(tmp_path / "out.csv")[1:] == [
         ["1", "Shoe, red\nsize 9 ", "https://x.test/1", "", "https://out.test/1"],
@@ -164,7 +170,7 @@ def test_cells_past_the_header_are_kept_under_empty_header_cells(tmp_path: Path)
     # Given one row with an extra cell
     manifest = manifest_of("Product,URL\nA,https://x.test/a,extra\nB,https://x.test/b\n")
     outcomes = {"https://x.test/a": ok("a"), "https://x.test/b": ok("b")}
-    write_output_csv(manifest, outcomes, tmp_path / "out.csv")
+    write_output_csv(manifest, ByUrl(outcomes), tmp_path / "out.csv")
     # Then the header widens to keep it, and the output column lines up
     assert read_csv(tmp_path / "out.csv") == [
         ["Product", "URL", "", OUTPUT_COLUMN],
@@ -177,7 +183,7 @@ def test_trailing_delimiters_do_not_widen_the_output(tmp_path: Path) -> None:
     # Given rows ending in one and in two delimiters
     manifest = manifest_of("Product,URL\nA,https://x.test/a,\nB,https://x.test/b,,\n")
     outcomes = {"https://x.test/a": ok("a"), "https://x.test/b": ok("b")}
-    write_output_csv(manifest, outcomes, tmp_path / "out.csv")
+    write_output_csv(manifest, ByUrl(outcomes), tmp_path / "out.csv")
     # Then the output column follows the header's last column
     assert read_csv(tmp_path / "out.csv") == [
         ["Product", "URL", OUTPUT_COLUMN],
@@ -190,7 +196,7 @@ def test_a_duplicated_url_names_the_same_output_in_every_slot(tmp_path: Path) ->
     manifest = manifest_of(
         'Product,URLs\nA,"https://x.test/1 https://x.test/1"\nB,https://x.test/1\n'
     )
-    write_output_csv(manifest, {"https://x.test/1": ok("1.jpg")}, tmp_path / "out.csv")
+    write_output_csv(manifest, ByUrl({"https://x.test/1": ok("1.jpg")}), tmp_path / "out.csv")
     assert [line[-1] for line in read_csv(tmp_path / "out.csv")[1:]] == [
         "https://out.test/1.jpg,https://out.test/1.jpg",
         "https://out.test/1.jpg",
@@ -211,7 +217,7 @@ def test_report_has_one_line_per_slot_then_one_per_skipped_row(tmp_path: Path) -
     )
     outcomes = {"https://x.test/1": ok("1.jpg"), "https://x.test/2": failed()}
     # When the report is written
-    write_report(manifest, outcomes, tmp_path / "report.csv")
+    write_report(manifest, ByUrl(outcomes), tmp_path / "report.csv")
     # Then its header and lines are, in order:
     assert read_csv(tmp_path / "report.csv") == [
         list(REPORT_HEADER),
@@ -229,7 +235,7 @@ def test_report_has_one_line_per_slot_then_one_per_skipped_row(tmp_path: Path) -
 
 def test_report_header_is_exactly_the_contracts(tmp_path: Path) -> None:
     manifest = manifest_of("Product,URL\nA,https://x.test/1\n")
-    write_report(manifest, {}, tmp_path / "report.csv")
+    write_report(manifest, ByUrl({}), tmp_path / "report.csv")
     assert (tmp_path / "report.csv").read_text(encoding="utf-8").splitlines()[0] == (
         "row,product_name,input_url,output_url,status,error,input_bytes,output_bytes,"
         "saved_percent,width,height,format"
@@ -238,7 +244,7 @@ def test_report_header_is_exactly_the_contracts(tmp_path: Path) -> None:
 
 def test_report_keeps_commas_when_the_input_used_semicolons(tmp_path: Path) -> None:
     manifest = manifest_of("Product;URL\nA;https://x.test/1\n")
-    write_report(manifest, {"https://x.test/1": ok("1")}, tmp_path / "report.csv")
+    write_report(manifest, ByUrl({"https://x.test/1": ok("1")}), tmp_path / "report.csv")
     assert read_csv(tmp_path / "report.csv")[1][:5] == [
         "2",
         "A",
@@ -362,7 +368,7 @@ def test_formulas_in_the_output_csv_are_neutralised_header_included(tmp_path: Pa
     # Given formulas in a header cell, product names, a URL cell (an invalid URL) and a note
     manifest = manifest_of(HOSTILE)
     # When the output CSV is written
-    write_output_csv(manifest, {"https://x.test/1.jpg": ok("1.jpg")}, tmp_path / "out.csv")
+    write_output_csv(manifest, ByUrl({"https://x.test/1.jpg": ok("1.jpg")}), tmp_path / "out.csv")
     # Then each formula starts with a quote, and numbers, URLs and text are as they came
     assert read_csv(tmp_path / "out.csv") == [
         ["S. No", "Product Name", "Input URLs", "'=Note", OUTPUT_COLUMN],
@@ -424,23 +430,17 @@ def test_a_failure_message_quoting_a_hostile_url_still_starts_with_its_reason(
 # --- atomic writes ---------------------------------------------------------------------------
 
 
-class ExplodingOutcomes(Mapping[str, ImageOutcome]):
+class ExplodingOutcomes:
     """A results lookup that breaks after a few answers, as a database might mid-write."""
 
     def __init__(self, answers: int) -> None:
         self.left = answers
 
-    def __getitem__(self, url: str) -> ImageOutcome:
+    def of(self, slot: Slot) -> ImageOutcome:
         self.left -= 1
         if self.left < 0:
             raise RuntimeError("storage went away")
         return ok("x.jpg")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
 
 
 @pytest.mark.parametrize("write", [write_output_csv, write_report])
@@ -465,8 +465,8 @@ def test_a_write_creates_missing_folders_and_replaces_the_old_file(
 ) -> None:
     manifest = manifest_of("Product,URL\nA,https://x.test/1\n")
     dest = tmp_path / "new" / "job.csv"
-    write(manifest, {"https://x.test/1": ok("1")}, dest)
-    write(manifest, {"https://x.test/1": ok("1")}, dest)
+    write(manifest, ByUrl({"https://x.test/1": ok("1")}), dest)
+    write(manifest, ByUrl({"https://x.test/1": ok("1")}), dest)
     assert "https://out.test/1" in dest.read_text(encoding="utf-8")
     assert [path.name for path in dest.parent.iterdir()] == ["job.csv"]
 
@@ -486,7 +486,7 @@ def test_writing_a_hundred_thousand_rows_keeps_memory_flat(tmp_path: Path, write
     # the database's to hold, not the writer's)
     tracemalloc.start()
     try:
-        write(manifest, {}, tmp_path / "out.csv")
+        write(manifest, ByUrl({}), tmp_path / "out.csv")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

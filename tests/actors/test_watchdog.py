@@ -12,6 +12,7 @@ from actors.compress_image import compress_image
 from actors.watchdog import sweep
 from storage import images, jobs
 from storage.sessions import now
+from storage.split import HeadImage, add_head
 from tests.actors.test_exactly_once import _split_by_hand
 from tests.images import encode
 from tests.jobs import wait_until_announced
@@ -48,6 +49,19 @@ def test_a_job_that_never_started_ends_failed(worker, pipeline) -> None:
     sweep(deadline=0)
     job = wait_until_announced(job_id)
     assert job.status == "failed" and "never started" in job.error
+
+
+def test_a_job_whose_split_stopped_after_its_head_ends_failed(worker, pipeline) -> None:
+    # Given a job of 3 slots whose head (one image) was created, and whose split was lost
+    job_id = secrets.token_urlsafe(12)
+    jobs.create_job(job_id, {"format": "original", "quality": 50}, 3, [], None)
+    add_head(job_id, [HeadImage("http://127.0.0.1:9/a.jpg", 1)], lambda _: None)
+    _drain(pipeline, worker)
+    # When the watchdog sweeps
+    sweep(deadline=0)
+    # Then the job failed, saying why: finish_job would wait for the split for ever
+    job = wait_until_announced(job_id)
+    assert job.status == "failed" and "not split to its end" in job.error
 
 
 def _slow_urls(origin, tag: str, count: int, seconds: float) -> list[str]:

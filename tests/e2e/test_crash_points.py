@@ -128,6 +128,26 @@ def test_an_event_committed_before_its_worker_died_is_still_delivered(service, o
     assert set(_fetches(origin, urls).values()) == {1}
 
 
+def test_a_split_killed_between_its_two_commits_is_finished_and_counts_every_slot(
+    service, origin
+) -> None:
+    # Given a CSV of more images than the split's head (16 windows of 2), whose first URL
+    # is named again after the head and which holds an invalid URL; and a worker that dies
+    # once the head is committed and sent, before the rest is split
+    urls = _urls(origin, 40)
+    text = _csv(urls) + f"again,{urls[0]}\nbad,ftp://x.test/a.jpg\n"
+    accepted = post_csv(service, text)
+    _crash_then_recover(service, "split.head")
+    # Then the redelivered split created the rest, and every slot counted once
+    final = wait_completed(service, accepted["status_url"])
+    assert (final["status"], final["total_images"]) == ("completed", 42)
+    assert (final["processed_images"], final["failed_images"]) == (41, 1)
+    expected = _expected(40) + Counter({"image.failed": 1})
+    _all_delivered(service, accepted["request_id"], expected)
+    # And no image was fetched twice: the head was not sent again
+    assert set(_fetches(origin, urls).values()) == {1}
+
+
 def test_the_last_count_lost_before_finish_job_still_ends_the_job_once(service, origin) -> None:
     # Given a job, and a worker that dies between the last image's count and finish_job
     urls = _urls(origin)

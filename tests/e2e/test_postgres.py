@@ -37,13 +37,16 @@ def test_a_job_completes_on_postgresql(tmp_path, origin, database) -> None:
     ):
         photos = [origin.url(f"/photos/{n}") for n in ("coffee.jpg", "rocket.jpg")]
         missing = origin.url("/missing.jpg")
-        text = f'name,url\nA,"{photos[0]}, {photos[1]}"\nB,{photos[0]}\nC,{missing}\n'
+        text = (
+            f'name,url\nA,"{photos[0]}, {photos[1]}"\nB,{photos[0]}\nC,{missing}\n'
+            "D,ftp://x.test/not-fetched.jpg\n"  # failed by the split itself
+        )
         status = wait_completed(
             service, post_csv(service, text, webhook_url=receiver.url)["status_url"]
         )
         receiver.wait_for(1)
-        assert (status["status"], status["total_images"]) == ("completed", 4)
-        assert (status["processed_images"], status["failed_images"]) == (3, 1)
+        assert (status["status"], status["total_images"]) == ("completed", 5)
+        assert (status["processed_images"], status["failed_images"]) == (3, 2)
         again = json.loads(service.get(f"/status/{status['request_id']}").data)
         assert again["webhook"]["state"] in ("pending", "delivered")
     _assert_rows_in_postgres(database, status["request_id"])
@@ -58,4 +61,4 @@ def _assert_rows_in_postgres(url: str, job_id: str) -> None:
         cursor.execute(
             'SELECT count(*) FROM "image" i JOIN "job" j ON i.job = j.id WHERE j.id = %s', (job_id,)
         )
-        assert cursor.fetchone() == (3,)
+        assert cursor.fetchone() == (4,)

@@ -53,3 +53,25 @@ def test_progress_is_noted_at_most_once_a_second_per_job(pipeline) -> None:
     # Then the later touch is seen, and each job has its own
     assert counter.touched_at(job) == 100.0 + TOUCH_EVERY_SECONDS
     assert counter.touched_at(other) == 100.2
+
+
+def test_a_restart_counts_the_pending_images_not_counted_yet(pipeline) -> None:
+    # Given a job of 100,000 images whose count is wrong, two of its pending images counted
+    counter, job = CompletionCounter(pipeline.client), secrets.token_hex(8)
+    counter.start(job, 7)
+    pending = [0, 9, 4_096, 70_001, 99_999]
+    counter.count(job, 9)
+    counter.count(job, 99_999)
+    counter.count(job, 12)  # settled in the database: not among the pending any more
+    # When the count is rebuilt from the database's pending images
+    remaining = counter.restart(job, iter(pending))
+    # Then it holds the three pending images not counted yet, and the last of them ends it
+    assert remaining == 3
+    assert [counter.count(job, n).remaining for n in (0, 9, 4_096)] == [2, 2, 1]
+    assert counter.count(job, 70_001).job_done
+
+
+def test_a_restart_after_redis_lost_the_counted_images_counts_every_pending_one(pipeline) -> None:
+    counter, job = CompletionCounter(pipeline.client), secrets.token_hex(8)
+    assert counter.restart(job, range(3, 8)) == 5
+    assert counter.restart(job, []) == 0 and counter.exists(job)

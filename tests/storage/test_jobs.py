@@ -9,9 +9,11 @@ from pony.orm import db_session
 
 from storage import idempotency, jobs, outbox
 from storage.db import Job, OutboxEntry
-from storage.images import NewImage, Outcome, add_images, record_outcome
+from storage.images import Outcome, images_of, record_outcome
 from storage.outbox import Publication
+from storage.pending import Pending
 from storage.sessions import now
+from storage.split import NewSlot, SplitResult, add_images
 from storage.webhook_attempts import (
     begin_webhook_attempt,
     claim_due_attempts,
@@ -31,15 +33,24 @@ def _job(webhook: str | None = None) -> str:
     return job_id
 
 
+def _split(job_id: str, slots: list[NewSlot], counted: list[int] | None = None) -> SplitResult:
+    heard = [] if counted is None else counted
+    return add_images(job_id, lambda: slots, _event(), heard.append)
+
+
 def test_images_are_created_once_and_counted_by_slot(pipeline) -> None:
     # Given a job whose first URL fills three slots and whose second is invalid
     job_id = _job()
-    images = [NewImage("http://a/1.jpg", 3), NewImage("nope", 1, "invalid_url: x")]
-    first = add_images(job_id, images, _event())
+    slots = [NewSlot("http://a/1.jpg"), NewSlot("nope", "invalid_url: x")] + [
+        NewSlot("http://a/1.jpg")
+    ] * 2
+    counted: list[int] = []
+    first = _split(job_id, slots, counted)
     # When the split runs again (a redelivery)
-    again = add_images(job_id, images, _event())
-    # Then one pending image exists, and the invalid URL already counts as 1 failed slot
-    assert [i.url for i in first.pending] == [i.url for i in again.pending] == ["http://a/1.jpg"]
+    again = _split(job_id, slots, counted)
+    # Then one pending image exists, counted once, and the invalid URL counts as 1 failed slot
+    assert first.pending == again.pending == Pending(1, 0) and counted == [1]
+    assert [(i.url, i.slots) for i in images_of(job_id)] == [("http://a/1.jpg", 3), ("nope", 1)]
     view = jobs.get_job(job_id)
     assert view is not None
     assert (view.status, view.processed_images, view.failed_images) == ("processing", 0, 1)
@@ -51,7 +62,8 @@ def test_images_are_created_once_and_counted_by_slot(pipeline) -> None:
 
 def test_an_outcome_is_recorded_once(pipeline) -> None:
     job_id = _job()
-    [image] = add_images(job_id, [NewImage("http://a/2.jpg", 2)], _event()).pending
+    _split(job_id, [NewSlot("http://a/2.jpg")] * 2)
+    [image] = images_of(job_id)
     event = Publication("image.compressed", {"request_id": job_id})
     assert record_outcome(image.id, Outcome("ok", input_bytes=10, output_bytes=4), event)
     # A late duplicate cannot overwrite the first outcome, nor record a second event
@@ -62,7 +74,7 @@ def test_an_outcome_is_recorded_once(pipeline) -> None:
 
 def test_a_job_ends_once_and_freezes_its_counts(pipeline) -> None:
     job_id = _job()
-    add_images(job_id, [NewImage("bad", 4, "invalid_url: x")], _event())
+    _split(job_id, [NewSlot("bad", "invalid_url: x")] * 4)
     announcement = lambda view: Publication("job.completed", {"failed_images": view.failed_images})  # noqa: E731
     staged = jobs.end_job(job_id, "completed", announcement)
     ended = jobs.get_job(job_id)
@@ -72,6 +84,54 @@ def test_a_job_ends_once_and_freezes_its_counts(pipeline) -> None:
     assert jobs.end_job(job_id, "failed", announcement, "late") is None
     view = jobs.get_job(job_id)
     assert view is not None and (view.status, view.error) == ("completed", None)
+
+
+def _counts(job_id: str) -> tuple[int | None, int | None]:
+    with db_session:
+        job = Job[job_id]
+        return job.processed_images, job.failed_images
+
+
+def test_a_running_job_keeps_its_counts_in_its_row_and_they_freeze_when_it_ends(
+    pipeline,
+) -> None:
+    # Given a split job: a URL in two slots, another in one, an invalid one
+    job_id = _job()
+    slots = [NewSlot("http://a/1.jpg")] * 2 + [NewSlot("http://a/2.jpg"), NewSlot("x", "bad")]
+    _split(job_id, slots)
+    one, two, _ = images_of(job_id)
+    assert _counts(job_id) == (0, 1)
+    # When its images settle, one of them twice (a redelivery)
+    event = Publication("image.compressed", {"request_id": job_id})
+    record_outcome(one.id, Outcome("ok"), event)
+    record_outcome(one.id, Outcome("ok"), event)
+    assert _counts(job_id) == (2, 1)
+    record_outcome(two.id, Outcome("failed", error="timeout: slow"), event)
+    # Then the row holds what counting the images says, and the view shows it
+    assert _counts(job_id) == (2, 2)
+    view = jobs.get_job(job_id)
+    assert view is not None and (view.processed_images, view.failed_images) == (2, 2)
+    # And once the job ended, its counts no longer move
+    jobs.end_job(job_id, "failed", lambda view: Publication("job.failed", {}), "storage broke")
+    with db_session:
+        late = Job[job_id].images.select(lambda i: i.url == "x").first()
+        late.status = "pending"  # as an image left pending by a job that failed
+    record_outcome(late.id, Outcome("ok"), event)
+    assert _counts(job_id) == (2, 2)
+
+
+def test_a_job_split_by_an_earlier_build_is_counted_from_its_images(pipeline) -> None:
+    # Given a running job whose row holds no counts (split before the rows kept them)
+    job_id = _job()
+    _split(job_id, [NewSlot("http://a/1.jpg")] * 3 + [NewSlot("x", "bad")])
+    with db_session:
+        Job[job_id].set(processed_images=None, failed_images=None)
+    [image, _] = images_of(job_id)
+    record_outcome(image.id, Outcome("ok"), Publication("image.compressed", {}))
+    # Then its view counts its images, and its row still holds none
+    view = jobs.get_job(job_id)
+    assert view is not None and (view.processed_images, view.failed_images) == (3, 1)
+    assert _counts(job_id) == (None, None)
 
 
 def test_webhook_attempts_are_counted_once_each(pipeline) -> None:

@@ -111,3 +111,15 @@ def test_under_concurrent_settlement_the_window_holds_and_every_image_is_sent(pi
     assert peak[0] <= 16
     assert sorted(sent) == list(range(total))
     assert window.in_flight(job) == 0
+
+
+def test_opening_again_widens_the_window_and_never_narrows_it(pipeline) -> None:
+    # Given a window opened on a job's first 4 images (a large CSV's head), all sent
+    window, job = DispatchWindow(pipeline.client, 8, batch=1), _job()
+    window.open(job, 4)
+    window.sent(job, window.refill(job, "split"))
+    # When the split has created the rest, and a late delivery opens it on fewer
+    window.open(job, 10)
+    window.open(job, 4)
+    # Then the next refill sends past the head, up to the window
+    assert _indexes(window.refill(job, "split")) == [4, 5, 6, 7]
