@@ -37,18 +37,11 @@ def outcomes(job_id: str, link: Callable[[str], str]) -> InIndexOrder:
 
 
 def _report_entry(outcome: images.Outcome, link: Callable[[str], str]) -> ImageOutcome:
-    # Field by field: dataclasses.asdict deep-copies, and cost 15 s of a 100,000-image finish.
-    path = outcome.output_path
-    return ImageOutcome(
-        status=outcome.status,
-        output_url=link(path) if path else None,
-        error=outcome.error,
-        input_bytes=outcome.input_bytes,
-        output_bytes=outcome.output_bytes,
-        width=outcome.width,
-        height=outcome.height,
-        format=outcome.format,
-    )
+    # Field by field, in ImageOutcome's order: dataclasses.asdict deep-copied, and cost 15 s
+    # of a 100,000-image finish; keywords cost a third more than this.
+    status, error, input_bytes, output_bytes, width, height, fmt, path = outcome
+    output_url = link(path) if path else None
+    return ImageOutcome(status, output_url, error, input_bytes, output_bytes, width, height, fmt)
 
 
 def write_outputs(

@@ -37,6 +37,8 @@ def _sqlite_connection(filename: str) -> sqlite3.Connection:
     if connection is None:
         # Autocommit: each SELECT reads its own WAL snapshot and holds no lock after it.
         connection = sqlite3.connect(filename, isolation_level=None)
+        for pragma in storage_db.SQLITE_CACHE:
+            connection.execute(pragma)
         _local.connection = connection
     return connection
 

@@ -8,6 +8,7 @@ stands for a distant origin (goal 2).
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -61,6 +62,8 @@ class Origin:
             target=self._server.serve_forever, args=(0.05,), name="bench-origin", daemon=True
         )
         self.requests = 0
+        # When each top folder ("/c1/…" → "c1") was first asked for: a job's first fetch.
+        self._first_asked: dict[str, float] = {}
 
     def serve(self, path: str, body: bytes) -> str:
         """Serve `body` at `path`; the absolute URL to ask for it."""
@@ -71,7 +74,13 @@ class Origin:
     def body(self, path: str) -> bytes | None:
         with self._lock:
             self.requests += 1
+            self._first_asked.setdefault(path.split("/", 2)[1], time.perf_counter())
             return self._routes.get(path)
+
+    def first_asked(self, folder: str) -> float | None:
+        """The `time.perf_counter()` of the first request under `/<folder>/`, if any came."""
+        with self._lock:
+            return self._first_asked.get(folder)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}{path}"

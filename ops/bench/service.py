@@ -153,7 +153,7 @@ class Service:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + _READY_TIMEOUT_S
         while time.monotonic() < deadline:
-            self._check_alive()
+            self.check_alive()
             if self._answers("/readyz"):
                 return
             time.sleep(0.1)
@@ -161,7 +161,7 @@ class Service:
             f"{self.name}: not ready after {_READY_TIMEOUT_S:g} s; see {self.log_dir}"
         )
 
-    def _check_alive(self) -> None:
+    def check_alive(self) -> None:
         for role, process in (("api", self.api), ("worker", self.worker)):
             if process is not None and process.poll() is not None:
                 raise ServiceError(f"{self.name}: the {role} exited; see {self.log_dir}")
@@ -175,10 +175,14 @@ class Service:
     def pids(self) -> list[int]:
         """Every process of the service: API and workers with their children, and Redis."""
         found = [pid for p in (self.api, self.worker) if p is not None for pid in procs.tree(p.pid)]
-        redis_pid = self.data_dir / "redis" / "redis.pid"
+        redis = self.redis_pid()
+        return found if redis is None else [*found, redis]
+
+    def redis_pid(self) -> int | None:
+        """The embedded Redis server's process (daemonized: in neither process tree)."""
         with contextlib.suppress(OSError, ValueError):
-            found.append(int(redis_pid.read_text().strip()))
-        return found
+            return int((self.data_dir / "redis" / "redis.pid").read_text().strip())
+        return None
 
     # Requests
 
@@ -211,7 +215,7 @@ class Service:
             status = self.get_json(f"/status/{request_id}")
             if status["status"] in FINAL_STATUSES:
                 return status
-            self._check_alive()
+            self.check_alive()
             time.sleep(every)
         raise ServiceError(f"{self.name}: job {request_id} not done after {timeout:g} s")
 
