@@ -3,13 +3,11 @@ order), and whether the split has created all of its images. Plain SQL, in pages
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from pony.orm import db_session
-
-from storage.reads import in_pages, scalar_in_session
-from storage.sessions import RETRY
+from storage.reads import fetch, in_pages, scalar_in_session
 from storage.vocabulary import ImageStatus
 
 PENDING_PER_READ = 5_000
@@ -23,23 +21,28 @@ class Pending:
     last_index: int | None = None
 
 
-def pending_summary(job_id: str) -> Pending:
-    """How many of the job's images are pending, and the last one's index (inside a session)."""
+def pending_summary(job_id: str, scalar: Callable[..., Any] = scalar_in_session) -> Pending:
+    """How many of the job's images are pending, and the last one's index (by default inside
+    the caller's session, to see what it has written)."""
     status = ImageStatus.PENDING
-    count = scalar_in_session(
-        "SELECT COUNT(*) FROM image WHERE job = ? AND status = ?", job_id, status
-    )
+    count = scalar("SELECT COUNT(*) FROM image WHERE job = ? AND status = ?", job_id, status)
     if not count:
         return Pending()
-    last = scalar_in_session(
-        'SELECT MAX("index") FROM image WHERE job = ? AND status = ?', job_id, status
-    )
+    last = scalar('SELECT MAX("index") FROM image WHERE job = ? AND status = ?', job_id, status)
     return Pending(count, last)
 
 
-@db_session(**RETRY)
 def pending_of(job_id: str) -> Pending:
-    return pending_summary(job_id)
+    """`pending_summary` outside any session, as committed."""
+    return pending_summary(job_id, _committed_scalar)
+
+
+def _committed_scalar(sql: str, *params: Any) -> Any:
+    # A read on a connection of its own: a db_session's first statement on SQLite begins an
+    # immediate (write) transaction under Pony's process-wide lock, and a read there waited
+    # for any writer while holding that lock (a locked database hung every other thread).
+    [(value,)] = fetch(sql, *params)
+    return value
 
 
 def pending_indexes(job_id: str) -> Iterator[int]:
@@ -60,7 +63,7 @@ def slots_created(job_id: str) -> int:
     return scalar_in_session("SELECT SUM(slots) FROM image WHERE job = ?", job_id)
 
 
-@db_session(**RETRY)
 def all_created(job_id: str, total_slots: int) -> bool:
-    """Whether the split has created every image of a job of `total_slots` slots."""
-    return slots_created(job_id) == total_slots
+    """Whether the split has created every image of a job of `total_slots` slots (as
+    committed, read outside any session)."""
+    return _committed_scalar("SELECT SUM(slots) FROM image WHERE job = ?", job_id) == total_slots
